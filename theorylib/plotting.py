@@ -1,0 +1,78 @@
+"""One figure style for the whole book and the theory-versus-simulation overlay.
+
+Theory is drawn dashed, simulation solid (or with markers), in the same colour per series, so
+a reader can tell them apart in every chapter. ``savefig`` writes figures to the folder named
+by the environment variable ``THEORYLIB_FIGDIR`` when it is set (nothing otherwise).
+
+Introduced in Chapter 1.
+"""
+from __future__ import annotations
+
+import os
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+
+__all__ = ["use_style", "overlay", "savefig", "THEORY", "SIM"]
+
+THEORY = dict(linestyle="--", linewidth=1.6)
+SIM = dict(linestyle="-", linewidth=2.4, alpha=0.55)
+
+_STYLE = {
+    "figure.figsize": (6.4, 3.8),
+    "figure.dpi": 100,
+    "savefig.dpi": 150,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "legend.fontsize": 8,
+    "legend.frameon": False,
+    "font.size": 10,
+    "lines.linewidth": 1.8,
+    "image.cmap": "viridis",
+}
+
+
+def use_style():
+    """Apply the book's matplotlib style (idempotent)."""
+    mpl.rcParams.update(_STYLE)
+
+
+def overlay(ax, t, theory=None, sim=None, label=None, color=None, markers=False, t_sim=None):
+    """Plot one series twice: theory dashed and simulation solid (or markers) in one colour.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    t : array_like
+        Times for the theory curve (and the simulation unless ``t_sim`` is given).
+    theory, sim : array_like, optional
+        The two curves; either may be omitted.
+    label : str, optional
+        Series name; the legend reads "<label> (theory)" and "<label> (simulation)".
+    """
+    if color is None:
+        color = ax._get_lines.get_next_color()
+    suffix = lambda s: f"{label} ({s})" if label else s
+    if sim is not None:
+        ts = t if t_sim is None else t_sim
+        if markers:
+            ax.plot(ts, sim, "o", ms=4, color=color, alpha=0.8, label=suffix("simulation"))
+        else:
+            ax.plot(ts, sim, color=color, label=suffix("simulation"), **SIM)
+    if theory is not None:
+        ax.plot(t, theory, color=color, label=suffix("theory"), **THEORY)
+    return color
+
+
+def savefig(fig, name: str):
+    """Save ``fig`` as ``<THEORYLIB_FIGDIR>/<name>.png`` when that variable is set."""
+    folder = os.environ.get("THEORYLIB_FIGDIR")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        fig.savefig(os.path.join(folder, f"{name}.png"), bbox_inches="tight")
+    return fig

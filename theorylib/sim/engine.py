@@ -1,0 +1,332 @@
+"""Full-batch gradient descent and gradient flow for ensembles of models.
+
+A *model* is any object with two methods acting on a parameter dictionary whose
+arrays carry a leading ensemble axis ``E`` (seeds or hyper-parameters trained at once):
+
+* ``loss(params, data) -> ndarray (E,)``
+* ``grad(params, data) -> dict`` of the same shapes as ``params``
+
+and optionally ``stability_bound(data) -> float``, an estimate of the largest stable
+step size (``2 / λ_max`` of the loss Hessian at the global minimum), used only to
+word the error raised when GD diverges.
+
+Time convention (book-wide, DESIGN.md §3): gradient flow ``τ dθ/dt = -∂L/∂θ``; GD with
+step ``η`` maps step ``k`` to time ``t = η k / τ``. Layer-wise learning rates enter as
+per-parameter multipliers ``rates[name]``: ``τ dθ/dt = -rates[name] ∂L/∂θ``.
+
+Introduced in Chapter 1 (deep linear networks).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+__all__ = ["DivergenceError", "Trajectory", "train_gd", "integrate_flow", "steps_for_times"]
+
+
+class DivergenceError(ArithmeticError):
+    """Raised when gradient descent diverges (non-finite or exploding loss)."""
+
+
+@dataclass
+class Trajectory:
+    """Recorded quantities of an ensemble run.
+
+    Attributes
+    ----------
+    t : ndarray (T,)
+        Times ``η k / τ`` (GD) or the requested times (flow).
+    steps : ndarray (T,) or None
+        GD step indices (None for gradient flow).
+    loss : ndarray (T, E)
+        Loss of every ensemble member at each recorded time.
+    records : dict
+        ``name -> ndarray (T, E, ...)`` from the user's ``record`` function.
+    params : dict
+        Final parameters.
+    """
+
+    t: np.ndarray
+    steps: np.ndarray | None
+    loss: np.ndarray
+    records: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
+
+    def __getitem__(self, name):
+        return self.records[name]
+
+
+def _check_params(params: Mapping[str, np.ndarray]) -> tuple[dict, int]:
+    if not params:
+        raise ValueError("params is empty")
+    out = {}
+    sizes = set()
+    for name, p in params.items():
+        p = np.array(p, dtype=float, copy=True)
+        if p.ndim < 1:
+            raise ValueError(f"parameter {name!r} needs a leading ensemble axis; got a scalar")
+        if not np.all(np.isfinite(p)):
+            raise ValueError(f"parameter {name!r} has non-finite entries")
+        sizes.add(p.shape[0])
+        out[name] = p
+    if len(sizes) != 1:
+        raise ValueError(f"parameters disagree on the ensemble size: {sorted(sizes)}")
+    return out, sizes.pop()
+
+
+def _rates(rates, params, n_ens):
+    """Per-parameter multipliers broadcastable against each parameter array."""
+    out = {}
+    rates = {} if rates is None else dict(rates)
+    unknown = set(rates) - set(params)
+    if unknown:
+        raise ValueError(f"rates given for unknown parameters {sorted(unknown)}")
+    for name, p in params.items():
+        r = np.asarray(rates.get(name, 1.0), dtype=float)
+        if r.ndim == 0:
+            pass
+        elif r.shape == (n_ens,):
+            r = r.reshape((n_ens,) + (1,) * (p.ndim - 1))
+        else:
+            raise ValueError(f"rate of {name!r} must be a scalar or have shape ({n_ens},); got {r.shape}")
+        if np.any(r <= 0) or not np.all(np.isfinite(r)):
+            raise ValueError(f"rate of {name!r} must be positive and finite")
+        out[name] = r
+    return out
+
+
+def steps_for_times(times, lr, tau=1.0):
+    """Step indices ``k = t τ / η`` for requested times; they must fall on whole steps.
+
+    Raises
+    ------
+    ValueError
+        If a time is negative or is not (to 1e-6 relative) a whole number of steps.
+    """
+    times = np.atleast_1d(np.asarray(times, dtype=float))
+    if np.any(times < 0):
+        raise ValueError("recording times must be non-negative")
+    k = times * tau / lr
+    kr = np.rint(k)
+    if np.any(np.abs(k - kr) > 1e-6 * np.maximum(1.0, k)):
+        raise ValueError(f"times must be multiples of lr/tau = {lr / tau:g} to be recorded by GD")
+    return kr.astype(np.int64)
+
+
+def _divergence_message(model, data, lr, step, loss):
+    bound = None
+    if hasattr(model, "stability_bound"):
+        try:
+            bound = model.stability_bound(data)
+        except Exception:  # the bound only words the message; never mask the divergence
+            bound = None
+    msg = f"gradient descent diverged at step {step} (loss = {loss:.3g}) with step size lr = {np.max(lr):g}"
+    if bound is not None and np.isfinite(bound):
+        msg += f"; the stability bound 2/λ_max(Hessian) at the global minimum is ≈ {bound:.3g}"
+    return msg + ". Reduce lr (and keep lr·λ_max ≲ 0.01 for tight theory overlays)."
+
+
+def train_gd(
+    model,
+    params: Mapping[str, np.ndarray],
+    data,
+    lr,
+    *,
+    times=None,
+    steps=None,
+    tau: float = 1.0,
+    rates: Mapping[str, float] | None = None,
+    record: Callable[[dict], dict] | None = None,
+    check_every: int = 50,
+    blowup: float = 1e6,
+) -> Trajectory:
+    """Train an ensemble with full-batch gradient descent ``θ ← θ - η·rate·∂L/∂θ``.
+
+    Parameters
+    ----------
+    model : object
+        Provides ``loss`` and ``grad`` (see module docstring).
+    params : dict of ndarray
+        Initial parameters, each with leading ensemble axis ``E``. Not modified.
+    data : object
+        Whatever the model reads (e.g. :class:`theorylib.sim.data.Moments`).
+    lr : float or ndarray (E,)
+        Step size η (per ensemble member if an array).
+    times : array_like, optional
+        Times ``t = η k / τ`` at which to record (needs a scalar ``lr``).
+    steps : array_like of int, optional
+        Step indices at which to record (alternative to ``times``).
+    tau : float
+        Time constant τ of the flow that GD discretises.
+    rates : dict, optional
+        Per-parameter rate multipliers (layer-wise learning rates).
+    record : callable, optional
+        ``record(params) -> dict of ndarray (E, ...)``, evaluated at each recorded step.
+    check_every : int
+        Steps between divergence checks (besides every recorded step).
+    blowup : float
+        The run is declared divergent when the loss exceeds ``blowup × max(loss_0, 1)``.
+
+    Returns
+    -------
+    Trajectory
+
+    Raises
+    ------
+    ValueError
+        On non-positive step size or τ, bad shapes, or unrecordable times.
+    DivergenceError
+        When the loss becomes non-finite or explodes; the message names the step size and,
+        if the model provides one, the stability bound.
+    """
+    params, n_ens = _check_params(params)
+    if tau <= 0 or not np.isfinite(tau):
+        raise ValueError(f"tau must be positive; got {tau}")
+    lr_arr = np.asarray(lr, dtype=float)
+    if lr_arr.ndim == 0:
+        lr_scalar = True
+    elif lr_arr.shape == (n_ens,):
+        lr_scalar = False
+    else:
+        raise ValueError(f"lr must be a scalar or have shape ({n_ens},); got {lr_arr.shape}")
+    if np.any(lr_arr <= 0) or not np.all(np.isfinite(lr_arr)):
+        raise ValueError(f"lr must be positive and finite; got {lr}")
+    if (times is None) == (steps is None):
+        raise ValueError("give exactly one of `times` or `steps`")
+    if times is not None:
+        if not lr_scalar:
+            raise ValueError("recording by `times` needs a scalar lr; use `steps` for per-member step sizes")
+        rec_steps = steps_for_times(times, float(lr_arr), tau)
+    else:
+        rec_steps = np.atleast_1d(np.asarray(steps))
+        if rec_steps.dtype.kind not in "iu" or np.any(rec_steps < 0):
+            raise ValueError("steps must be non-negative integers")
+    if np.any(np.diff(rec_steps) < 0):
+        raise ValueError("recording times/steps must be non-decreasing")
+    rate = _rates(rates, params, n_ens)
+    # the effective multiplier η·rate/τ per parameter, broadcast over the ensemble axis
+    factor = {}
+    for name, p in params.items():
+        l = lr_arr if lr_scalar else lr_arr.reshape((n_ens,) + (1,) * (p.ndim - 1))
+        factor[name] = l * rate[name] / tau
+
+    n_rec = len(rec_steps)
+    losses = np.empty((n_rec, n_ens))
+    recs: dict[str, np.ndarray] = {}
+    loss0 = model.loss(params, data)
+    scale = blowup * np.maximum(np.nan_to_num(loss0, nan=1.0), 1.0)
+
+    def store(i, cur_loss):
+        losses[i] = cur_loss
+        if record is not None:
+            for key, val in record(params).items():
+                val = np.asarray(val)
+                if key not in recs:
+                    recs[key] = np.empty((n_rec,) + val.shape, dtype=val.dtype)
+                recs[key][i] = val
+
+    def check(step, cur_loss):
+        bad = ~np.isfinite(cur_loss) | (cur_loss > scale)
+        if np.any(bad):
+            raise DivergenceError(_divergence_message(model, data, lr_arr, step, float(np.max(np.where(np.isfinite(cur_loss), cur_loss, np.inf)))))
+
+    k = 0
+    i = 0
+    last = int(rec_steps[-1]) if n_rec else 0
+    while i < n_rec and rec_steps[i] == 0:
+        store(i, loss0)
+        i += 1
+    # overflow on the way to divergence is expected; check() turns it into a DivergenceError
+    with np.errstate(over="ignore", invalid="ignore"):
+        while k < last:
+            g = model.grad(params, data)
+            for name in params:
+                params[name] -= factor[name] * g[name]
+            k += 1
+            at_record = i < n_rec and rec_steps[i] == k
+            if at_record or k % check_every == 0:
+                cur = model.loss(params, data)
+                check(k, cur)
+                while i < n_rec and rec_steps[i] == k:
+                    store(i, cur)
+                    i += 1
+    t = rec_steps * (float(lr_arr) / tau if lr_scalar else np.nan)
+    return Trajectory(t=t, steps=rec_steps, loss=losses, records=recs, params=params)
+
+
+def integrate_flow(
+    model,
+    params: Mapping[str, np.ndarray],
+    data,
+    times,
+    *,
+    tau: float = 1.0,
+    rates: Mapping[str, float] | None = None,
+    record: Callable[[dict], dict] | None = None,
+    rtol: float = 1e-10,
+    atol: float = 1e-12,
+    method: str = "DOP853",
+) -> Trajectory:
+    """Integrate the gradient flow ``τ dθ/dt = -rate·∂L/∂θ`` with ``scipy.integrate.solve_ivp``.
+
+    The whole ensemble is one ODE system (members are independent; the step-size control is
+    shared, which only makes the tolerance hold for every member at once).
+
+    Parameters
+    ----------
+    times : array_like
+        Non-decreasing times ``t ≥ 0`` at which to record (``t[0]`` may be 0).
+    rtol, atol : float
+        Tolerances passed to ``solve_ivp``.
+    method : str
+        ``solve_ivp`` method; DOP853 suits the smooth, non-stiff flows of this book.
+
+    Returns
+    -------
+    Trajectory
+        With ``steps = None``.
+
+    Raises
+    ------
+    ValueError
+        On bad times or τ, or if the integrator fails (message from ``solve_ivp``).
+    """
+    params, n_ens = _check_params(params)
+    if tau <= 0 or not np.isfinite(tau):
+        raise ValueError(f"tau must be positive; got {tau}")
+    times = np.atleast_1d(np.asarray(times, dtype=float))
+    if np.any(times < 0) or np.any(np.diff(times) < 0):
+        raise ValueError("times must be non-negative and non-decreasing")
+    rate = _rates(rates, params, n_ens)
+    names = list(params)
+    shapes = [params[n].shape for n in names]
+    sizes = [int(np.prod(s)) for s in shapes]
+    offsets = np.cumsum([0] + sizes)
+
+    def unpack(y):
+        return {n: y[offsets[j]:offsets[j + 1]].reshape(shapes[j]) for j, n in enumerate(names)}
+
+    def rhs(_t, y):
+        g = model.grad(unpack(y), data)
+        return np.concatenate([(-rate[n] * g[n] / tau).ravel() for n in names])
+
+    y0 = np.concatenate([params[n].ravel() for n in names])
+    sol = solve_ivp(rhs, (0.0, float(times[-1])), y0, t_eval=times, method=method, rtol=rtol, atol=atol)
+    if not sol.success:
+        raise ValueError(f"gradient-flow integration failed: {sol.message}")
+    losses = np.empty((len(times), n_ens))
+    recs: dict[str, np.ndarray] = {}
+    for i in range(len(times)):
+        p = unpack(sol.y[:, i])
+        losses[i] = model.loss(p, data)
+        if record is not None:
+            for key, val in record(p).items():
+                val = np.asarray(val)
+                if key not in recs:
+                    recs[key] = np.empty((len(times),) + val.shape, dtype=val.dtype)
+                recs[key][i] = val
+    final = {n: v.copy() for n, v in unpack(sol.y[:, -1]).items()}
+    return Trajectory(t=times, steps=None, loss=losses, records=recs, params=final)

@@ -1,0 +1,164 @@
+"""Deep linear networks ``f(x) = W_L ⋯ W_1 x`` trained on population statistics.
+
+Loss (book convention) ``L = ½E‖y − Wx‖² = ½ tr Σ_yy − tr(Σ_yx Wᵀ) + ½ tr(W Σ_xx Wᵀ)`` with
+``W = W_L ⋯ W_1``, so ``∂L/∂W_l = −(W_L⋯W_{l+1})ᵀ (Σ_yx − W Σ_xx) (W_{l−1}⋯W_1)ᵀ``.
+
+Introduced in Chapter 1 (deep linear networks).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .data import Moments, random_orthogonal
+
+__all__ = ["DeepLinear", "decoupled_init", "random_init", "mode_strengths"]
+
+
+def _bmm(a, b):
+    return np.matmul(a, b)
+
+
+class DeepLinear:
+    """An ensemble of depth-``n_layers`` linear networks; parameters ``W1 … WL``.
+
+    ``Wl`` has shape ``(E, widths[l], widths[l-1])``.
+
+    Parameters
+    ----------
+    widths : sequence of int
+        ``(n_in, n_hidden_1, …, n_out)``; ``len(widths) - 1`` weight matrices.
+    """
+
+    def __init__(self, widths):
+        widths = tuple(int(w) for w in widths)
+        if len(widths) < 2 or min(widths) < 1:
+            raise ValueError(f"widths must list at least input and output sizes ≥ 1; got {widths}")
+        self.widths = widths
+        self.n_layers = len(widths) - 1
+        self.names = tuple(f"W{l + 1}" for l in range(self.n_layers))
+
+    def _check(self, params, data: Moments):
+        if data.n_in != self.widths[0] or data.n_out != self.widths[-1]:
+            raise ValueError(
+                f"data has n_in={data.n_in}, n_out={data.n_out}; network expects {self.widths[0]} and {self.widths[-1]}"
+            )
+        for l, name in enumerate(self.names):
+            shape = params[name].shape[1:]
+            if shape != (self.widths[l + 1], self.widths[l]):
+                raise ValueError(f"{name} has shape {shape}; expected {(self.widths[l + 1], self.widths[l])}")
+
+    def product(self, params):
+        """End-to-end map ``W = W_L ⋯ W_1`` of shape (E, n_out, n_in)."""
+        W = params[self.names[0]]
+        for name in self.names[1:]:
+            W = _bmm(params[name], W)
+        return W
+
+    def loss(self, params, data: Moments):
+        W = self.product(params)
+        return (
+            0.5 * data.trace_yy
+            - np.einsum("oi,eoi->e", data.sigma_yx, W)
+            + 0.5 * np.einsum("eoi,ij,eoj->e", W, data.sigma_xx, W)
+        )
+
+    def grad(self, params, data: Moments):
+        self._check(params, data)
+        Ws = [params[n] for n in self.names]
+        L = self.n_layers
+        # before[l] = W_{l-1}⋯W_1 (identity for l = 0); after[l] = W_L⋯W_{l+1}
+        before = [None] * L
+        acc = None
+        for l in range(L):
+            before[l] = acc
+            acc = Ws[l] if acc is None else _bmm(Ws[l], acc)
+        W = acc
+        after = [None] * L
+        acc = None
+        for l in range(L - 1, -1, -1):
+            after[l] = acc
+            acc = Ws[l] if acc is None else _bmm(acc, Ws[l])
+        resid = data.sigma_yx - _bmm(W, data.sigma_xx)  # (E, n_out, n_in)
+        g = {}
+        for l, name in enumerate(self.names):
+            m = resid if after[l] is None else _bmm(np.swapaxes(after[l], 1, 2), resid)
+            if before[l] is not None:
+                m = _bmm(m, np.swapaxes(before[l], 1, 2))
+            g[name] = -m
+        return g
+
+    def stability_bound(self, data: Moments):
+        """``2/λ_max`` of the Hessian at the balanced global minimum.
+
+        For the top mode with strength ``s`` the balanced minimum has every factor ``s^{1/L}``;
+        the Hessian there is ``λ_x g gᵀ`` with ``g_l = s^{(L−1)/L}``, so
+        ``λ_max = L s^{2(L−1)/L} λ_max(Σ_xx)``.
+        """
+        w_star = data.sigma_yx @ np.linalg.pinv(data.sigma_xx)
+        s = np.linalg.norm(w_star, 2)
+        lam_x = np.linalg.eigvalsh(data.sigma_xx).max()
+        L = self.n_layers
+        lam = L * s ** (2 * (L - 1) / L) * lam_x
+        return 2.0 / lam if lam > 0 else np.inf
+
+
+def decoupled_init(U, V, widths, u0, n_ensemble: int = 1, seed: int = 0):
+    """Balanced, decoupled initialisation on the SVD modes of ``Σ_yx = U S Vᵀ``.
+
+    ``W_1 = R_1 D Vᵀ``, ``W_l = R_l D R_{l−1}ᵀ``, ``W_L = U D R_{L−1}ᵀ``, with random orthogonal
+    ``R_l`` (one draw per ensemble member) and ``D`` holding ``u0_α^{1/L}`` on the diagonal, so
+    the product is ``U diag(u0) Vᵀ``: mode α starts at strength ``u0_α`` and every layer carries
+    the same share (balanced, ``W_{l+1}ᵀW_{l+1} = W_l W_lᵀ``).
+
+    Parameters
+    ----------
+    U, V : ndarray
+        Output and input singular vectors (columns), square orthogonal.
+    widths : sequence of int
+        ``(n_in, hidden…, n_out)``.
+    u0 : float or ndarray (k,)
+        Initial mode strengths (> 0) for the first ``k ≤ min(widths)`` modes; a scalar fills all.
+    """
+    widths = tuple(int(w) for w in widths)
+    U = np.asarray(U, float)
+    V = np.asarray(V, float)
+    if U.shape != (widths[-1], widths[-1]) or V.shape != (widths[0], widths[0]):
+        raise ValueError("U and V must be square with sizes n_out and n_in")
+    k_max = min(widths)
+    u0 = np.asarray(u0, dtype=float)
+    u0 = np.full(k_max, float(u0)) if u0.ndim == 0 else u0
+    if u0.ndim != 1 or len(u0) > k_max:
+        raise ValueError(f"u0 must be a scalar or have at most min(widths) = {k_max} entries")
+    if np.any(u0 <= 0):
+        raise ValueError("initial mode strengths u0 must be positive (zero is a saddle of the flow)")
+    L = len(widths) - 1
+    d = u0 ** (1.0 / L)
+    rng = np.random.default_rng(seed)
+    params = {f"W{l + 1}": np.zeros((n_ensemble, widths[l + 1], widths[l])) for l in range(L)}
+    for e in range(n_ensemble):
+        Rs = [U] + [random_orthogonal(w, rng) for w in widths[1:-1]] + [V]
+        Rs = Rs[::-1]  # Rs[0] = V (input side), Rs[L] = U (output side)
+        for l in range(L):
+            D = np.zeros((widths[l + 1], widths[l]))
+            D[np.arange(len(d)), np.arange(len(d))] = d
+            params[f"W{l + 1}"][e] = Rs[l + 1] @ D @ Rs[l].T
+    return params
+
+
+def random_init(widths, scale: float, n_ensemble: int = 1, seed: int = 0):
+    """I.i.d. Gaussian weights with standard deviation ``scale`` (small ``scale`` = rich regime)."""
+    widths = tuple(int(w) for w in widths)
+    if scale <= 0:
+        raise ValueError("scale must be positive")
+    rng = np.random.default_rng(seed)
+    return {
+        f"W{l + 1}": scale * rng.standard_normal((n_ensemble, widths[l + 1], widths[l]))
+        for l in range(len(widths) - 1)
+    }
+
+
+def mode_strengths(W, U, V, k=None):
+    """Diagonal of ``Uᵀ W V`` for product maps ``W`` (E, n_out, n_in): the strength of each SVD mode."""
+    M = np.einsum("oa,eoi,ib->eab", U, W, V)
+    d = np.diagonal(M, axis1=1, axis2=2)
+    return d if k is None else d[:, :k]

@@ -1,0 +1,187 @@
+"""Closed forms for deep linear networks (Chapter 1; Saxe, McClelland & Ganguli 2014).
+
+Book conventions: whitened inputs ``Σ_xx = I``, ``Σ_yx = Σ_α s_α u_α v_αᵀ``, loss
+``L = ½E‖y − f(x)‖²`` and gradient flow ``τ dW/dt = −∂L/∂W``. On the decoupled manifold each
+mode is a scalar chain ``τ ȧ_i = (Π_{j≠i} a_j)(s − Π_j a_j)``.
+
+Every function is vectorised by numpy broadcasting and raises ``ValueError`` outside the
+theorem's domain. This module never imports :mod:`theorylib.sim`.
+"""
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+from scipy.special import hyp2f1
+
+__all__ = [
+    "mode_strength",
+    "mode_strength_expr",
+    "learning_time",
+    "half_learning_time",
+    "unbalanced_limit",
+    "deep_learning_time",
+]
+
+
+def _pos(name, x):
+    x = np.asarray(x, dtype=float)
+    if np.any(~np.isfinite(x)) or np.any(x <= 0):
+        raise ValueError(f"{name} must be positive and finite")
+    return x
+
+
+def mode_strength_expr():
+    """Sympy form of eq. (12): ``u(t) = s e^{2st/τ} / (e^{2st/τ} − 1 + s/u0)``.
+
+    Returns
+    -------
+    expr : sympy.Expr
+    symbols : tuple ``(t, s, u0, tau)``
+    """
+    t, s, u0, tau = sp.symbols("t s u_0 tau", positive=True)
+    E = sp.exp(2 * s * t / tau)
+    return s * E / (E - 1 + s / u0), (t, s, u0, tau)
+
+
+def mode_strength(t, s, u0, tau=1.0):
+    """Balanced two-layer mode strength (Chapter 1, Theorem ``thm-dl-sigmoid``; Saxe et al. eq. 12).
+
+    .. math:: u(t) = \\frac{s\\,e^{2st/\\tau}}{e^{2st/\\tau} - 1 + s/u_0},
+
+    the solution of ``τ u̇ = 2u(s − u)`` with ``u(0) = u0``. Evaluated in the overflow-free form
+    ``s / (1 + (s/u0 − 1) e^{−2st/τ})``.
+
+    Parameters
+    ----------
+    t : array_like
+        Times (any sign; the logistic is defined for all t when ``u0 ≤ s``).
+    s : array_like
+        Singular value of the mode, ``s > 0``.
+    u0 : array_like
+        Initial strength ``u0 > 0`` (balanced: ``a0 = b0 = √u0``).
+    tau : float
+        Time constant, > 0.
+
+    Returns
+    -------
+    ndarray
+        ``u(t)``, broadcast over the arguments.
+
+    Raises
+    ------
+    ValueError
+        If ``s``, ``u0`` or ``tau`` is not positive.
+    """
+    s = _pos("s", s)
+    u0 = _pos("u0", u0)
+    tau = _pos("tau", tau)
+    t = np.asarray(t, dtype=float)
+    with np.errstate(over="ignore"):
+        return s / (1.0 + (s / u0 - 1.0) * np.exp(-2.0 * s * t / tau))
+
+
+def learning_time(s, u0, u, tau=1.0):
+    """Time for a balanced mode to go from ``u0`` to ``u`` (Saxe et al. eq. 11).
+
+    .. math:: t = \\frac{\\tau}{2s} \\ln\\frac{u (s - u_0)}{u_0 (s - u)}.
+
+    With ``u0 = ε`` and ``u = s − ε`` this is ``≈ (τ/s) ln(s/ε)``.
+
+    Raises
+    ------
+    ValueError
+        If ``s, u0, u, tau`` are not positive, or ``u0`` and ``u`` are not on the same side of
+        ``s`` (the flow never crosses ``u = s``), e.g. ``u ≥ s > u0``.
+    """
+    s = _pos("s", s)
+    u0 = _pos("u0", u0)
+    u = _pos("u", u)
+    tau = _pos("tau", tau)
+    if np.any((u0 - s) * (u - s) <= 0):
+        raise ValueError("u0 and u must lie strictly on the same side of s: the mode approaches s but never reaches it")
+    return tau / (2 * s) * np.log(u * (s - u0) / (u0 * (s - u)))
+
+
+def half_learning_time(s, u0, tau=1.0):
+    """Time to reach half strength, ``t½ = (τ/2s) ln(s/u0 − 1)``, for ``0 < u0 < s/2``."""
+    s = _pos("s", s)
+    u0 = _pos("u0", u0)
+    if np.any(u0 >= s / 2):
+        raise ValueError("the half-learning time needs u0 < s/2")
+    return learning_time(s, u0, s / 2, tau)
+
+
+def unbalanced_limit(s, a0, b0):
+    """Limit ``(a∞, b∞)`` of ``τȧ = b(s − ab)``, ``τḃ = a(s − ab)`` from ``(a0, b0)``.
+
+    ``a² − b² = c`` is conserved and ``ab → s``, so
+
+    .. math:: a_\\infty^2 = \\tfrac{c + \\sqrt{c^2 + 4s^2}}{2},\\qquad b_\\infty = s / a_\\infty .
+
+    The sign is inherited from the variable that cannot cross zero (``a`` if ``c > 0``, ``b``
+    if ``c < 0``). On the stable manifold of the saddle (``a0 = −b0``, including the origin)
+    the flow ends at ``(0, 0)``.
+
+    Raises
+    ------
+    ValueError
+        If ``s ≤ 0`` or an initial value is not finite.
+    """
+    s = _pos("s", s)
+    a0 = np.asarray(a0, dtype=float)
+    b0 = np.asarray(b0, dtype=float)
+    if not (np.all(np.isfinite(a0)) and np.all(np.isfinite(b0))):
+        raise ValueError("a0 and b0 must be finite")
+    s, a0, b0 = np.broadcast_arrays(s, a0, b0)
+    c = a0**2 - b0**2
+    root = np.sqrt(c**2 + 4 * s**2)
+    a_mag = np.sqrt((c + root) / 2)
+    b_mag = np.sqrt((root - c) / 2)
+    # the variable with the larger magnitude never crosses zero; for c = 0, a = b keeps its sign
+    sign = np.where(c >= 0, np.sign(a0), np.sign(b0))
+    saddle = (c == 0) & (a0 * b0 <= 0)
+    a_inf = np.where(saddle, 0.0, sign * a_mag)
+    b_inf = np.where(saddle, 0.0, sign * b_mag)
+    return a_inf, b_inf
+
+
+def deep_learning_time(s, u0, u, n_weights, tau=1.0):
+    """Time for ``u = a^N`` to go from ``u0`` to ``u`` when ``N`` equal factors follow
+    ``τȧ_i = (Π_{j≠i} a_j)(s − Π_j a_j)`` (Saxe et al. eq. 15 with ``N = N_l − 1``).
+
+    ``τ u̇ = N u^{2−2/N}(s − u)``. Substituting ``u = s y^N`` gives
+
+    .. math:: t = \\tau s^{2/N - 2}\\Big[F(y)\\Big]_{y_0}^{y_1},\\quad
+       F(y) = \\frac{y^{2-N}}{2-N} + \\frac{y^2}{2}\\,{}_2F_1\\!\\big(1, \\tfrac2N; 1 + \\tfrac2N; y^N\\big),
+
+    with ``y^{2−N}/(2−N)`` read as ``ln y`` for ``N = 2`` (then eq. 11 is recovered).
+
+    Parameters
+    ----------
+    n_weights : int
+        Number of weight matrices ``N ≥ 1`` in the chain.
+
+    Raises
+    ------
+    ValueError
+        Unless ``0 < u0 < s``, ``0 < u < s``, ``N`` a positive integer and ``tau > 0``.
+    """
+    s = _pos("s", s)
+    u0 = _pos("u0", u0)
+    u = _pos("u", u)
+    tau = _pos("tau", tau)
+    N = np.asarray(n_weights)
+    if np.any(N != np.round(N)) or np.any(N < 1):
+        raise ValueError("n_weights must be a positive integer")
+    N = N.astype(float)
+    if np.any(u0 >= s) or np.any(u >= s):
+        raise ValueError("need 0 < u0 < s and 0 < u < s (the product approaches s but never reaches it)")
+
+    def F(y, N):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            power = np.where(N == 2, np.log(y), y ** (2 - N) / np.where(N == 2, 1.0, 2 - N))
+        return power + 0.5 * y**2 * hyp2f1(1.0, 2.0 / N, 1.0 + 2.0 / N, y**N)
+
+    y0 = (u0 / s) ** (1.0 / N)
+    y1 = (u / s) ** (1.0 / N)
+    return tau * s ** (2.0 / N - 2.0) * (F(y1, N) - F(y0, N))
