@@ -55,8 +55,10 @@ def overlay(ax, t, theory=None, sim=None, label=None, color=None, markers=False,
     label : str, optional
         Series name; the legend reads "<label> (theory)" and "<label> (simulation)".
     """
-    if color is None:
-        color = ax._get_lines.get_next_color()
+    if color is None:  # one colour per series, counted per axes
+        n = getattr(ax, "_theorylib_series", 0)
+        ax._theorylib_series = n + 1
+        color = f"C{n % 10}"
     suffix = lambda s: f"{label} ({s})" if label else s
     if sim is not None:
         ts = t if t_sim is None else t_sim

@@ -56,10 +56,11 @@ class DeepLinear:
 
     def loss(self, params, data: Moments):
         W = self.product(params)
+        # matmul-based traces: einsum without a contraction plan was the bottleneck of small runs
         return (
             0.5 * data.trace_yy
-            - np.einsum("oi,eoi->e", data.sigma_yx, W)
-            + 0.5 * np.einsum("eoi,ij,eoj->e", W, data.sigma_xx, W)
+            - np.sum(W * data.sigma_yx, axis=(1, 2))
+            + 0.5 * np.sum(_bmm(W, data.sigma_xx) * W, axis=(1, 2))
         )
 
     def grad(self, params, data: Moments):
@@ -159,6 +160,8 @@ def random_init(widths, scale: float, n_ensemble: int = 1, seed: int = 0):
 
 def mode_strengths(W, U, V, k=None):
     """Diagonal of ``Uᵀ W V`` for product maps ``W`` (E, n_out, n_in): the strength of each SVD mode."""
-    M = np.einsum("oa,eoi,ib->eab", U, W, V)
-    d = np.diagonal(M, axis1=1, axis2=2)
-    return d if k is None else d[:, :k]
+    # diag(UᵀWV)_α = Σ_oi U_oα W_oi V_iα: one matmul instead of the full UᵀWV
+    k = min(U.shape[1], V.shape[1]) if k is None else k
+    return np.sum(U[:, :k] * _bmm(W, V[:, :k]), axis=1)
+
+
