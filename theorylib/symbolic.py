@@ -43,7 +43,8 @@ def gradient_flow(loss: sp.Expr, params: Sequence, tau=1, rates: Sequence | None
     rates = [1] * len(params) if rates is None else list(rates)
     if len(rates) != len(params):
         raise ValueError("one rate per parameter")
-    return [(-r / tau) * gradient(loss, p) for p, r in zip(params, rates)]
+    tau = sp.sympify(tau)  # keep exact rationals: plain ints would give floats (-1/2 = -0.5)
+    return [(-sp.sympify(r) / tau) * gradient(loss, p) for p, r in zip(params, rates)]
 
 
 def time_derivative(expr, params: Sequence, flows: Sequence):

@@ -137,8 +137,8 @@ def decoupled_init(U, V, widths, u0, n_ensemble: int = 1, seed: int = 0):
     rng = np.random.default_rng(seed)
     params = {f"W{l + 1}": np.zeros((n_ensemble, widths[l + 1], widths[l])) for l in range(L)}
     for e in range(n_ensemble):
-        Rs = [U] + [random_orthogonal(w, rng) for w in widths[1:-1]] + [V]
-        Rs = Rs[::-1]  # Rs[0] = V (input side), Rs[L] = U (output side)
+        # Rs[0] = V (input side), Rs[l] a random rotation of hidden layer l, Rs[L] = U (output side)
+        Rs = [V] + [random_orthogonal(w, rng) for w in widths[1:-1]] + [U]
         for l in range(L):
             D = np.zeros((widths[l + 1], widths[l]))
             D[np.arange(len(d)), np.arange(len(d))] = d

@@ -1,0 +1,191 @@
+"""sim.engine and sim.linear: gradients, conservation, recording, determinism, error paths."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from theorylib import sim
+
+
+def _finite_difference_grad(net, params, data, eps=1e-6):
+    g = {}
+    for name, p in params.items():
+        gn = np.zeros_like(p)
+        for idx in np.ndindex(p.shape):
+            plus = {k: v.copy() for k, v in params.items()}
+            minus = {k: v.copy() for k, v in params.items()}
+            plus[name][idx] += eps
+            minus[name][idx] -= eps
+            gn[idx] = (net.loss(plus, data)[idx[0]] - net.loss(minus, data)[idx[0]]) / (2 * eps)
+        g[name] = gn
+    return g
+
+
+@pytest.mark.parametrize("widths", [(3, 2, 4), (2, 3, 3, 2), (2, 2, 2, 2, 1)])
+def test_gradient_matches_finite_differences(widths):
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((20, widths[0])), rng.standard_normal((20, widths[-1]))
+    data = sim.moments_from_samples(X, Y)
+    net = sim.DeepLinear(widths)
+    p = sim.random_init(widths, 0.7, n_ensemble=2, seed=1)
+    g = net.grad(p, data)
+    fd = _finite_difference_grad(net, p, data)
+    for name in p:
+        np.testing.assert_allclose(g[name], fd[name], atol=1e-6)
+
+
+def test_loss_from_moments_equals_sample_loss():
+    rng = np.random.default_rng(1)
+    X, Y = rng.standard_normal((50, 3)), rng.standard_normal((50, 2))
+    net = sim.DeepLinear((3, 4, 2))
+    p = sim.random_init(net.widths, 0.5, n_ensemble=3, seed=2)
+    W = net.product(p)
+    direct = 0.5 * np.mean(np.sum((Y[None] - np.einsum("eoi,pi->epo", W, X)) ** 2, axis=2), axis=1)
+    np.testing.assert_allclose(net.loss(p, sim.moments_from_samples(X, Y)), direct, rtol=1e-12)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), scale=st.floats(0.05, 1.0))
+def test_flow_conserves_balance_matrix(seed, scale):
+    """W1W1ᵀ − W2ᵀW2 is conserved by the exact flow from random inits and random data."""
+    rng = np.random.default_rng(seed)
+    X, Y = rng.standard_normal((10, 3)), rng.standard_normal((10, 2))
+    data = sim.moments_from_samples(X, Y)
+    net = sim.DeepLinear((3, 4, 2))
+    p = sim.random_init(net.widths, scale, n_ensemble=2, seed=seed)
+    Q = lambda q: q["W1"] @ np.swapaxes(q["W1"], 1, 2) - np.swapaxes(q["W2"], 1, 2) @ q["W2"]
+    tr = sim.integrate_flow(net, p, data, [0.0, 2.0], record=lambda q: {"Q": Q(q)})
+    np.testing.assert_allclose(tr["Q"][1], tr["Q"][0], atol=1e-7 * max(1.0, np.abs(tr["Q"][0]).max()))
+
+
+def test_gd_converges_to_flow_as_lr_shrinks():
+    data, U, V = sim.aligned_moments([2.0, 1.0], 3, 3, seed=0)
+    net = sim.DeepLinear((3, 3, 3))
+    p = sim.decoupled_init(U, V, net.widths, 1e-2, seed=0)
+    t = [0.0, 2.0]
+    flow = sim.integrate_flow(net, p, data, t).params["W1"]
+    errs = [np.abs(sim.train_gd(net, p, data, lr, times=t).params["W1"] - flow).max() for lr in (4e-3, 2e-3)]
+    assert errs[1] / errs[0] == pytest.approx(0.5, abs=0.05)  # first-order method
+
+
+def test_gd_is_deterministic_and_does_not_mutate_input():
+    data, U, V = sim.aligned_moments([1.0], 2, 2, seed=0)
+    net = sim.DeepLinear((2, 2, 2))
+    p = sim.random_init(net.widths, 0.1, n_ensemble=2, seed=5)
+    p_copy = {k: v.copy() for k, v in p.items()}
+    a = sim.train_gd(net, p, data, 0.01, steps=[0, 10, 100])
+    b = sim.train_gd(net, p, data, 0.01, steps=[0, 10, 100])
+    np.testing.assert_array_equal(a.loss, b.loss)
+    for k in p:
+        np.testing.assert_array_equal(p[k], p_copy[k])
+    assert a.loss.shape == (3, 2) and np.all(np.diff(a.loss, axis=0) < 0)
+
+
+def test_per_member_learning_rates_equal_separate_runs():
+    data, U, V = sim.aligned_moments([1.0, 0.5], 2, 2, seed=0)
+    net = sim.DeepLinear((2, 2, 2))
+    p = sim.random_init(net.widths, 0.1, n_ensemble=2, seed=5)
+    both = sim.train_gd(net, p, data, np.array([0.01, 0.02]), steps=[0, 50])
+    for e, lr in enumerate((0.01, 0.02)):
+        one = sim.train_gd(net, {k: v[e:e + 1] for k, v in p.items()}, data, lr, steps=[0, 50])
+        np.testing.assert_allclose(both.loss[:, e], one.loss[:, 0], rtol=1e-12)
+
+
+def test_layerwise_rates_scale_the_update():
+    data, U, V = sim.aligned_moments([1.0], 1, 1, seed=0)
+    net = sim.DeepLinear((1, 1, 1))
+    p = {"W1": np.full((1, 1, 1), 0.3), "W2": np.full((1, 1, 1), 0.2)}
+    g = net.grad(p, data)
+    out = sim.train_gd(net, p, data, 0.1, steps=[1], rates={"W1": 3.0}).params
+    assert out["W1"][0, 0, 0] == pytest.approx(0.3 - 0.3 * g["W1"][0, 0, 0])
+    assert out["W2"][0, 0, 0] == pytest.approx(0.2 - 0.1 * g["W2"][0, 0, 0])
+
+
+def test_decoupled_init_is_balanced_and_aligned():
+    data, U, V = sim.aligned_moments([3.0, 2.0, 1.0], 4, 5, seed=3)
+    net = sim.DeepLinear((4, 6, 5, 5))
+    p = sim.decoupled_init(U, V, net.widths, [0.1, 0.2, 0.3], n_ensemble=2, seed=1)
+    W = net.product(p)
+    np.testing.assert_allclose(sim.mode_strengths(W, U, V, 3), [[0.1, 0.2, 0.3]] * 2, atol=1e-12)
+    for l in range(2):  # W_{l+1}ᵀW_{l+1} = W_l W_lᵀ
+        a, b = p[f"W{l + 2}"], p[f"W{l + 1}"]
+        np.testing.assert_allclose(np.swapaxes(a, 1, 2) @ a, b @ np.swapaxes(b, 1, 2), atol=1e-12)
+
+
+def test_divergence_error_names_step_size_and_bound():
+    data, U, V = sim.aligned_moments([2.0], 2, 2, seed=0)
+    net = sim.DeepLinear((2, 2, 2))
+    p = sim.decoupled_init(U, V, net.widths, 0.5, seed=0)
+    with pytest.raises(sim.DivergenceError, match=r"lr = 2.*stability bound.*0\.5"):
+        sim.train_gd(net, p, data, 2.0, steps=[0, 1000])
+
+
+def test_stability_bound_is_sharp_for_two_layer_scalar():
+    data = sim.Moments(np.eye(1), np.array([[2.0]]), 4.0)
+    net = sim.DeepLinear((1, 1, 1))
+    p = {"W1": np.full((1, 1, 1), np.sqrt(2.0) * 1.01), "W2": np.full((1, 1, 1), np.sqrt(2.0) * 0.99)}
+    bound = net.stability_bound(data)
+    below = sim.train_gd(net, p, data, 0.95 * bound, steps=[2000]).loss[-1, 0]
+    above = sim.train_gd(net, p, data, 1.05 * bound, steps=[2000]).loss[-1, 0]
+    assert below < 1e-12 and above > 1e-6
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(lr=0.0, steps=[1]), "lr must be positive"),
+        (dict(lr=-0.1, steps=[1]), "lr must be positive"),
+        (dict(lr=np.ones(3), steps=[1]), "lr must be a scalar or have shape"),
+        (dict(lr=0.1), "exactly one of"),
+        (dict(lr=0.1, times=[0.05]), "multiples of lr"),
+        (dict(lr=0.1, times=[-1.0]), "non-negative"),
+        (dict(lr=0.1, steps=[5, 2]), "non-decreasing"),
+        (dict(lr=0.1, steps=[1], tau=0.0), "tau must be positive"),
+        (dict(lr=0.1, steps=[1], rates={"W3": 1.0}), "unknown parameters"),
+        (dict(lr=0.1, steps=[1], rates={"W1": -1.0}), "positive"),
+    ],
+)
+def test_train_gd_rejects_bad_input(kwargs, match):
+    data, U, V = sim.aligned_moments([1.0], 2, 2, seed=0)
+    net = sim.DeepLinear((2, 2, 2))
+    p = sim.random_init(net.widths, 0.1, n_ensemble=2, seed=0)
+    with pytest.raises(ValueError, match=match):
+        sim.train_gd(net, p, data, **kwargs)
+
+
+def test_bad_shapes_and_data_raise():
+    data, U, V = sim.aligned_moments([1.0], 2, 2, seed=0)
+    net = sim.DeepLinear((2, 3, 2))
+    with pytest.raises(ValueError, match="W1 has shape"):
+        net.grad({"W1": np.zeros((1, 2, 2)), "W2": np.zeros((1, 2, 3))}, data)
+    with pytest.raises(ValueError, match="ensemble size"):
+        sim.train_gd(net, {"W1": np.zeros((1, 3, 2)), "W2": np.zeros((2, 2, 3))}, data, 0.1, steps=[1])
+    with pytest.raises(ValueError, match="non-finite"):
+        sim.train_gd(net, {"W1": np.full((1, 3, 2), np.nan), "W2": np.zeros((1, 2, 3))}, data, 0.1, steps=[1])
+    with pytest.raises(ValueError, match="symmetric"):
+        sim.Moments(np.array([[1.0, 1.0], [0.0, 1.0]]), np.zeros((1, 2)), 0.0)
+    with pytest.raises(ValueError, match="semi-definite"):
+        sim.Moments(-np.eye(2), np.zeros((1, 2)), 0.0)
+    with pytest.raises(ValueError, match="same number of rows"):
+        sim.moments_from_samples(np.zeros((3, 2)), np.zeros((4, 1)))
+    with pytest.raises(ValueError, match="positive"):
+        sim.decoupled_init(U, V, (2, 2, 2), 0.0)
+    with pytest.raises(ValueError):
+        sim.DeepLinear((2,))
+
+
+def test_integrate_flow_rejects_bad_times():
+    data, U, V = sim.aligned_moments([1.0], 2, 2, seed=0)
+    net = sim.DeepLinear((2, 2, 2))
+    p = sim.random_init(net.widths, 0.1, seed=0)
+    with pytest.raises(ValueError, match="non-decreasing"):
+        sim.integrate_flow(net, p, data, [1.0, 0.5])
+
+
+def test_hierarchical_data_is_whitened_and_deterministic():
+    X, Y = sim.hierarchical_data(4, 30, flip=0.1, seed=7)
+    m = sim.moments_from_samples(X, Y)
+    np.testing.assert_allclose(m.sigma_xx, np.eye(8))
+    X2, Y2 = sim.hierarchical_data(4, 30, flip=0.1, seed=7)
+    np.testing.assert_array_equal(Y, Y2)
+    assert set(np.unique(Y)) <= {-1.0, 1.0}
