@@ -1,0 +1,36 @@
+"""Small fixes to the HTML pages of the book (loaded through ``sphinx.local_extensions``).
+
+Remove duplicated inline ``<script>`` blocks. With Sphinx 7.4, an inline script that an
+extension adds after the HTML builder has started (sphinx-thebe and sphinx-togglebutton add
+theirs at ``env-before-read-docs``) reaches the page twice: the application passes the builder
+``filename=None`` while the builder's registry copy has ``filename=''``, so its de-duplication
+does not see that they are the same. sphinx-thebe's block declares ``const THEBE_JS_URL``, and
+declaring it twice is a ``SyntaxError`` in the reader's console on every page
+(found by tests/browser/test_browser.py).
+"""
+from __future__ import annotations
+
+
+def _key(script) -> tuple:
+    filename = getattr(script, "filename", script) or ""
+    attributes = getattr(script, "attributes", {}) or {}
+    return str(filename), tuple(sorted((k, str(v)) for k, v in attributes.items()))
+
+
+def dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    seen, unique = set(), []
+    for script in scripts:
+        key = _key(script)
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    scripts[:] = unique  # the builder restores its own list after each page
+
+
+def setup(app):
+    # run after the other extensions' html-page-context handlers have added their files
+    app.connect("html-page-context", dedupe_scripts, priority=900)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
