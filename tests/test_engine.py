@@ -102,6 +102,7 @@ def test_layerwise_rates_scale_the_update():
 
 
 def test_decoupled_init_is_balanced_and_aligned():
+    """Regression: the hidden rotations were applied in reverse order when hidden widths differ."""
     data, U, V = sim.aligned_moments([3.0, 2.0, 1.0], 4, 5, seed=3)
     net = sim.DeepLinear((4, 6, 5, 5))
     p = sim.decoupled_init(U, V, net.widths, [0.1, 0.2, 0.3], n_ensemble=2, seed=1)

@@ -10,6 +10,7 @@ from theorylib.symbolic import gradient, gradient_flow, hessian, is_zero, matrix
 
 
 def test_gradient_flow_of_quadratic():
+    """Regression: an integer tau made the flow float-valued (-0.5*x), breaking exact checks."""
     x, y = sp.symbols("x y")
     (fx, fy) = gradient_flow(x**2 + 3 * x * y, [x, y], tau=2)
     assert fx == sp.Matrix([-(2 * x + 3 * y) / 2]) and fy == sp.Matrix([-3 * x / 2])
