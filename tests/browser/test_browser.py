@@ -1,0 +1,197 @@
+"""The real-browser test: every built page in headless Chromium, with the network blocked.
+
+For each page of ``_build/html`` (served on 127.0.0.1) it checks that
+- the page requests nothing from another host (every request is recorded; other hosts are
+  unresolvable, see ``chromium_cdp.FLAGS``), and every local resource loads (no 404);
+- the maths is typeset: MathJax is loaded from the site and finished, every Sphinx maths node
+  holds a MathJax container, no MathJax error box, and no raw TeX is left in the visible text;
+- every image decodes (``naturalWidth > 0``);
+- the console shows no error and no uncaught exception.
+A full-page screenshot of each page is saved under ``_build/screenshots/`` for review.
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from chromium_cdp import Chromium, find_chromium
+from pages import book_html, built_pages, chapter_pages, in_ci
+
+PAGES = built_pages(book_html()) or ["<no built book>"]
+
+# Everything the page shows a reader after MathJax ran; maths, code and scripts excluded.
+PROBE = r"""
+(async () => {
+  const sleep = ms => new Promise(r => setTimeout(r, ms));
+  const mathNodes = [...document.querySelectorAll('.math')];
+  let mathjax = 'absent';
+  if (window.MathJax && window.MathJax.startup) {
+    await window.MathJax.startup.promise;
+    mathjax = window.MathJax.version || 'loaded';
+  } else if (mathNodes.length) {
+    // the script is deferred: give it a moment in case it has not started yet
+    for (let i = 0; i < 100 && !(window.MathJax && window.MathJax.startup); i++) await sleep(100);
+    if (window.MathJax && window.MathJax.startup) {
+      await window.MathJax.startup.promise;
+      mathjax = window.MathJax.version || 'loaded';
+    }
+  }
+  await document.fonts.ready;
+  const imgs = [...document.images];
+  for (const img of imgs) img.loading = 'eager';
+  await Promise.all(imgs.map(img => img.decode().catch(() => null)));
+
+  const untypeset = mathNodes.filter(n => !n.querySelector('mjx-container'))
+                             .map(n => n.textContent.trim().slice(0, 80));
+  const merrors = [...document.querySelectorAll('mjx-merror')]
+                    .map(n => (n.getAttribute('data-mjx-error') || n.textContent).slice(0, 80));
+  const skip = 'script, style, pre, code, textarea, mjx-container, .highlight, .math';
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const texts = [];
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    if (node.parentElement && !node.parentElement.closest(skip)) texts.push(node.nodeValue);
+  }
+  return {
+    title: document.title,
+    mathjax: mathjax,
+    mathNodes: mathNodes.length,
+    containers: document.querySelectorAll('mjx-container').length,
+    untypeset: untypeset,
+    merrors: merrors,
+    text: texts.join(' '),
+    images: imgs.map(img => ({src: img.getAttribute('src'), complete: img.complete,
+                              w: img.naturalWidth, h: img.naturalHeight})),
+  };
+})()
+"""
+
+# TeX that MathJax should have consumed: \(..\), \[..\], $$, $..$ on one line, \begin{..},
+# and TeX commands (\alpha, \frac ...); code, maths and scripts are not part of the text searched.
+RAW_TEX = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$|\$[^$\n]{1,200}?\$|\\begin\{|\\[a-zA-Z]{2,}\b")
+
+# A Markdown table that was not rendered (smartquotes turn "---" into an em dash).
+RAW_TABLE = re.compile(r"\|\s*(?::?-{3,}:?|—)\s*\|")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    binary = find_chromium()
+    if binary is None:
+        message = ("Chromium not found: the browser test needs Debian's `chromium` package "
+                   "(apt-get install chromium) or CHROMIUM=/path/to/chrome")
+        if in_ci():
+            pytest.fail(message + "; in CI, .ci/run installs it")
+        pytest.skip(message)
+    with Chromium(binary) as chromium:
+        yield chromium
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir(html_dir):
+    path = html_dir.parent / "screenshots"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _problems_from_events(events, origin):
+    """Console errors, uncaught exceptions, failed and external requests."""
+    problems = []
+    requests = {}
+    for ev in events:
+        method, p = ev["method"], ev.get("params", {})
+        if method == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
+            text = " ".join(str(a.get("value", a.get("description", ""))) for a in p["args"])
+            problems.append(f"console.{p['type']}: {text[:300]}")
+        elif method == "Runtime.exceptionThrown":
+            d = p["exceptionDetails"]
+            text = d.get("exception", {}).get("description") or d.get("text")
+            problems.append(f"uncaught exception: {str(text)[:300]}")
+        elif method == "Log.entryAdded" and p["entry"]["level"] == "error":
+            e = p["entry"]
+            problems.append(f"console error ({e.get('source')}): {e.get('text')} {e.get('url', '')}")
+        elif method == "Network.requestWillBeSent":
+            url = p["request"]["url"]
+            requests[p["requestId"]] = url
+            if not url.startswith((origin, "data:", "blob:", "about:")):
+                problems.append(f"request to another host (the network is blocked): {url}")
+        elif method == "Network.responseReceived" and p["response"]["status"] >= 400:
+            problems.append(f"HTTP {p['response']['status']}: {p['response']['url']}")
+        elif method == "Network.loadingFailed" and not p.get("canceled"):
+            url = requests.get(p["requestId"], "?")
+            if url.startswith(origin):  # other hosts are reported above already
+                problems.append(f"failed to load {url}: {p.get('errorText')}")
+    return problems
+
+
+@pytest.mark.parametrize("page_path", PAGES)
+def test_page_in_browser(page_path, browser, html_dir, book_server, screenshot_dir):
+    if page_path == "<no built book>":
+        pytest.fail(f"no built pages in {html_dir}: run `bash tools/book.sh` first")
+    page = browser.new_page()
+    try:
+        page.navigate(f"{book_server}/{page_path}")
+        info = page.evaluate(PROBE)
+        png = page.screenshot()
+        problems = _problems_from_events(page.events(), book_server)
+    finally:
+        page.close()
+    name = page_path[:-len(".html")].replace("/", "__") + ".png"
+    (screenshot_dir / name).write_bytes(png)
+
+    if info["mathNodes"]:
+        if info["mathjax"] == "absent":
+            problems.append(f"{info['mathNodes']} maths nodes but MathJax did not load")
+        if info["untypeset"]:
+            problems.append(f"{len(info['untypeset'])} maths nodes not typeset, e.g. "
+                            f"{info['untypeset'][:3]}")
+        if info["containers"] < info["mathNodes"]:
+            problems.append(f"only {info['containers']} MathJax containers for "
+                            f"{info['mathNodes']} maths nodes")
+    if info["merrors"]:
+        problems.append(f"MathJax errors: {info['merrors'][:5]}")
+    raw = list(RAW_TEX.finditer(info["text"]))
+    if raw:
+        shown = [" ".join(info["text"][max(m.start() - 30, 0):m.end() + 30].split())
+                 for m in raw[:5]]
+        problems.append(f"raw TeX left in the page text ({len(raw)} places), e.g.:\n    "
+                        + "\n    ".join(shown))
+    if RAW_TABLE.search(info["text"]):
+        m = RAW_TABLE.search(info["text"])
+        problems.append("raw Markdown table left in the page text: "
+                        + " ".join(info["text"][max(m.start() - 60, 0):m.end() + 60].split()))
+    for img in info["images"]:
+        if not img["complete"] or img["w"] == 0:
+            problems.append(f"image does not decode: {img['src']}")
+    assert not problems, f"{page_path}:\n  " + "\n  ".join(problems)
+
+
+def test_every_chapter_screenshot(browser, html_dir, screenshot_dir):
+    """Runs after the page tests (file order): each chapter left a non-empty screenshot."""
+    chapters = chapter_pages(html_dir)
+    assert chapters, f"no chapter pages (chapters/NN_*.html) in {html_dir}"
+    for page_path in chapters:
+        shot = screenshot_dir / (page_path[:-len(".html")].replace("/", "__") + ".png")
+        assert shot.is_file() and shot.stat().st_size > 10_000, f"no screenshot for {page_path}"
+
+
+def test_network_is_really_blocked(browser, book_server):
+    """The block itself works: a page that asks for a remote script gets nothing and the
+    request is seen, so a page that passes above truly did not depend on the network."""
+    page = browser.new_page()
+    try:
+        page.navigate(f"{book_server}/intro.html")
+        loaded = page.evaluate("""new Promise(resolve => {
+            const s = document.createElement('script');
+            s.src = 'https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js';
+            s.onload = () => resolve(true); s.onerror = () => resolve(false);
+            document.head.appendChild(s);
+            setTimeout(() => resolve('timeout'), 20000);
+        })""")
+        problems = _problems_from_events(page.events(), book_server)
+    finally:
+        page.close()
+    assert loaded is False, f"a remote script loaded or hung ({loaded}): the network is not blocked"
+    assert any("another host" in p for p in problems), problems
+

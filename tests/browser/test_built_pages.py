@@ -1,0 +1,103 @@
+"""Checks on the built HTML itself (no browser needed), run after ``bash tools/book.sh``.
+
+- No page loads a script, stylesheet, image or frame from another host: the book works offline.
+- MathJax is the copy served from the site's ``_static/mathjax``.
+- Every chapter page shows an exercise with its solution in a dropdown, a "Cite this chapter"
+  section with its BibTeX entry, a download button for its notebook, and Binder and Colab
+  launch buttons for this repository.
+- The status page lists every chapter's execution time and the software versions.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from pages import book_html, built_pages, chapter_pages, external_resources
+
+REPO = "solvable-learning-dynamics/solvable-learning-dynamics"
+PAGES = built_pages(book_html()) or ["<no built book>"]
+CHAPTERS = chapter_pages(book_html()) or ["<no chapter page>"]
+
+
+def _read(html_dir: Path, page: str) -> str:
+    if page.startswith("<"):
+        pytest.fail(f"{page} in {html_dir}: run `bash tools/book.sh` first (and check that "
+                    "chapters/NN_*.ipynb exist)")
+    return (html_dir / page).read_text(errors="replace")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_loads_nothing_from_other_hosts(page, html_dir):
+    _read(html_dir, page)
+    external = external_resources(html_dir / page)
+    assert not external, (f"{page} loads from other hosts (it would break offline): "
+                          + ", ".join(f"{kind} {url}" for kind, url in external))
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_mathjax_is_served_locally(page, html_dir):
+    text = _read(html_dir, page)
+    if 'class="math' not in text:
+        return  # no maths on this page: MathJax is not included
+    scripts = re.findall(r'<script[^>]*src="([^"]*mathjax[^"]*)"', text, re.I)
+    assert scripts, f"{page} has maths but no MathJax script"
+    for src in scripts:
+        local = (html_dir / page).parent / src.split("?")[0]
+        assert local.resolve().is_file(), f"{page}: MathJax script {src} is not in the build"
+    fonts = html_dir / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2"
+    assert any(fonts.glob("*.woff")), "MathJax's fonts are not in the build"
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_chapter_page_has_exercise_solution_and_cite_block(page, html_dir):
+    text = _read(html_dir, page)
+    nn = re.match(r"chapters/(\d\d)_", page).group(1)
+    assert re.search(r'<div class="exercise admonition" id="ex-ch', text), \
+        f"{page}: no exercise"
+    assert re.search(r'<div class="solution dropdown admonition"', text), \
+        f"{page}: no solution in a dropdown"
+    section = re.search(r'<section id="cite-this-chapter">(.*?)</section>', text, re.S)
+    assert section, f"{page}: no 'Cite this chapter' section"
+    plain = re.sub(r"<[^>]+>", "", section.group(1))
+    assert f"@incollection{{sld2026-ch{nn}," in plain, f"{page}: no BibTeX entry sld2026-ch{nn}"
+    assert "booktitle = {Solvable Learning Dynamics}" in " ".join(plain.split()), plain
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_chapter_page_has_download_and_launch_buttons(page, html_dir):
+    text = _read(html_dir, page)
+    notebook = page[len("chapters/"):-len(".html")] + ".ipynb"
+    download = re.search(rf'href="([^"]*_sources/chapters/{re.escape(notebook)})"', text)
+    assert download, f"{page}: no download button for {notebook}"
+    target = ((html_dir / page).parent / download.group(1)).resolve()
+    assert target.is_file(), f"{page}: the download link {download.group(1)} points at nothing"
+    binder = f"https://mybinder.org/v2/gh/{REPO}/main?urlpath=lab/tree/chapters/{notebook}"
+    colab = f"https://colab.research.google.com/github/{REPO}/blob/main/chapters/{notebook}"
+    assert binder in text, f"{page}: no Binder launch button for this repository"
+    assert colab in text, f"{page}: no Colab launch button for this repository"
+
+
+def test_status_page_lists_every_chapter_and_versions(html_dir):
+    text = _read(html_dir, "chapters/status.html")
+    for page in chapter_pages(html_dir):
+        name = page[len("chapters/"):]
+        row = re.search(rf'<tr[^>]*>\s*<td[^>]*>(?:<p>)?<a[^>]*href="{re.escape(name)}"(.*?)</tr>',
+                        text, re.S)
+        assert row, f"the status page's execution table has no row for {name}"
+        cells = [re.sub(r"<[^>]+>", "", c).strip()
+                 for c in re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)]
+        # columns: document, modified, method, run time (s), status
+        assert len(cells) == 4 and re.fullmatch(r"\d+(\.\d+)?", cells[2]), \
+            f"no run time for {name}: {cells}"
+        assert cells[3] == "\u2705", f"{name} did not execute successfully: {cells}"
+    for package in ("jupyter-book", "numpy", "sympy", "theorylib", "sphinx-mathjax-offline"):
+        assert package in text, f"the status page does not list {package}"
+
+
+def test_reference_pages_are_built(html_dir):
+    intro = _read(html_dir, "intro.html")
+    for page in ("run_it_yourself", "claims", "status", "bibliography"):
+        assert (html_dir / "chapters" / f"{page}.html").is_file(), f"{page}.html not built"
+        assert f'href="chapters/{page}.html"' in intro, f"{page} is not in the navigation"
