@@ -194,3 +194,26 @@ def test_gd_drift_per_step_matches_one_step():
 def test_bad_input_raises(call):
     with pytest.raises(ValueError):
         call()
+
+
+def test_balanced_solution_matches_flow():
+    bs = np.array([0.0, 1.5])
+    a0, w0 = rl.split_init(np.array([0.3, -0.1]), 0.0)
+    t = np.linspace(0, 5, 26)
+    a, w = _flow(t, a0, w0, bs)
+    mu, phi = rl.mu_phi(a, w, bs)
+    mu_t, phi_t = rl.balanced_solution(t, 1.5, mu[0], phi[0])
+    assert np.abs(mu - mu_t).max() < TOL and np.abs(phi - phi_t).max() < TOL
+    mu_inf, phi_inf = rl.balanced_solution(np.array([1e4]), 1.5, mu[0], phi[0])
+    assert mu_inf[0] == pytest.approx(1.5) and phi_inf[0] == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        rl.balanced_solution(t, 1.5, 0.1, 1.0)
+
+
+def test_mirror_potential_gradient_is_w():
+    beta, delta, h = np.array([0.3, -0.5]), -0.7, 1e-6
+    a, w = rl.split_init(beta, delta)
+    grad = np.array([(rl.mirror_potential(beta + h * e, delta) - rl.mirror_potential(beta - h * e, delta)) / (2 * h)
+                     for e in np.eye(2)])
+    np.testing.assert_allclose(grad, w, atol=1e-8)
+    assert rl.mirror_potential(beta, 0.0) == pytest.approx(2 / 3 * np.linalg.norm(beta) ** 1.5)

@@ -189,6 +189,27 @@ def _function_space():
     return sp.Matrix(list(r1) + list(r2) + [r_om])
 
 
+@claim("ch02-mirror", CH, "symbolic",
+       "With η_a = η_w = 1 and a > 0, Φ_δ(β) = (Ω − 2δ)√((Ω+δ)/2)/3 satisfies ∇Φ_δ = w and ∇²Φ_δ·M = a I, "
+       "so β̇ = −a(∇²Φ_δ)⁻¹∇L is a mirror flow with time warped by a(t).")
+def _mirror():
+    b1, b2 = sp.symbols("beta_1 beta_2", real=True)
+    dl = sp.Symbol("delta", real=True)
+    B = sp.Matrix([b1, b2])
+    nb2 = b1**2 + b2**2
+    Om = sp.sqrt(dl**2 + 4 * nb2)
+    a = sp.sqrt((Om + dl) / 2)  # η_w a² = (Ω + δ)/2, a > 0
+    Phi = sp.Rational(1, 3) * (Om - 2 * dl) * sp.sqrt((Om + dl) / 2)
+    grad = sp.Matrix([sp.diff(Phi, b1), sp.diff(Phi, b2)])
+    M = (Om + dl) / 2 * sp.eye(2) + (Om - dl) / 2 * B * B.T / nb2
+    r1 = (grad - B / a).applyfunc(sp.simplify)
+    r2 = (sp.hessian(Phi, (b1, b2)) * M - a * sp.eye(2)).applyfunc(sp.simplify)
+    # the library's numeric potential is this expression
+    val = {b1: sp.Rational(3, 10), b2: sp.Rational(-1, 2), dl: sp.Rational(7, 10)}
+    r3 = sp.nsimplify(round(float(Phi.subs(val)) - float(rl.mirror_potential(np.array([0.3, -0.5]), 0.7)), 12))
+    return sp.Matrix(list(r1) + list(r2) + [r3])
+
+
 @claim("ch02-regimes", CH, "symbolic",
        "M(β)/δ → I as δ → +∞ (lazy: linear regression), M(β)/|δ| → β̂β̂ᵀ as δ → −∞, and at δ = 0 "
        "M = √(η_aη_w)‖β‖(I + β̂β̂ᵀ) (rich).")
@@ -617,3 +638,28 @@ def _relu_rich_fast():
 
 
 RELU_FRAC = 1e-3
+
+
+@lru_cache(maxsize=None)
+def balanced_flow():
+    """δ = 0 closed form in (μ, φ) against solve_ivp, s = 1.5, for three initial alignments φ₀."""
+    bs = np.array([0.0, 1.5])
+    data = rs.SampleSums.whitened(bs)
+    t = np.linspace(0, 4, 81)
+    err = 0.0
+    for b0 in (np.array([0.6, 0.2]), np.array([0.3, -0.05]), np.array([-0.02, 0.01])):
+        a0, w0 = rl.split_init(b0, 0.0)
+        tr = integrate_flow(rs.SingleNeuron(), {"a": np.array([a0]), "w": w0[None]}, data, t, record=_REC,
+                            rtol=1e-12, atol=1e-13)
+        mu_s, phi_s = rl.mu_phi(tr["a"][:, 0], tr["w"][:, 0], bs)
+        mu_t, phi_t = rl.balanced_solution(t, 1.5, mu_s[0], phi_s[0])
+        err = max(err, np.abs(mu_s - mu_t).max(), np.abs(phi_s - phi_t).max())
+    return float(err)
+
+
+@claim("ch02-balanced-formula", CH, "numeric",
+       "At δ = 0 (η = 1, a₀ > 0): φ(t) = tanh(st + artanh φ₀) and μ(t) = s(cosh 2S + 1)/(2S + sinh 2S + C), "
+       "S = st + artanh φ₀, agree with solve_ivp.",
+       tol=1e-6, tol_reason="integrator at rtol = 1e-12")
+def _balanced_formula():
+    return balanced_flow()

@@ -45,6 +45,8 @@ __all__ = [
     "neuron_kernel",
     "kernel_distance",
     "gd_drift_per_step",
+    "balanced_solution",
+    "mirror_potential",
 ]
 
 
@@ -588,3 +590,45 @@ def gd_drift_per_step(a, w, grad_beta, lr, eta_a=1.0, eta_w=1.0):
         raise ValueError("need a of shape S and w, grad_beta of shape S + (d,)")
     wg = np.sum(w * g, axis=-1)
     return lr**2 * eta_a * eta_w * (eta_a * wg**2 - eta_w * a**2 * np.sum(g * g, axis=-1))
+
+
+def balanced_solution(t, s, mu0, phi0):
+    """Balanced single neuron (δ = 0, η_a = η_w = 1, a₀ > 0) in the coordinates μ = a‖w‖, φ = ŵ·β̂*.
+
+    Chapter 2, exercise ``ex-ch02-balanced`` (the δ = 0 case of Theorem ``thm-ch02-exact``):
+
+    .. math:: φ(t) = \\tanh S,\\qquad μ(t) = \\frac{s(\\cosh 2S + 1)}{2S + \\sinh 2S + C},\\qquad
+       S = st + \\operatorname{artanh}φ_0,
+
+    with ``C`` fixed by ``μ(0) = μ₀``.
+
+    Raises
+    ------
+    ValueError
+        Unless ``s > 0``, ``μ₀ > 0``, ``|φ₀| < 1`` and ``t ≥ 0``.
+    """
+    t = _finite("t", t)
+    s, mu0, phi0 = float(s), float(mu0), float(phi0)
+    if s <= 0 or mu0 <= 0 or not abs(phi0) < 1 or np.any(t < 0):
+        raise ValueError("need s > 0, μ₀ > 0, |φ₀| < 1 and t ≥ 0")
+    S0 = np.arctanh(phi0)
+    C = s * (np.cosh(2 * S0) + 1) / mu0 - 2 * S0 - np.sinh(2 * S0)
+    S = s * t + S0
+    # divide numerator and denominator by cosh 2S to avoid overflow: (1 + sech 2S)/((2S + C) sech 2S + tanh 2S)
+    sech = 1 / np.cosh(np.minimum(2 * S, 700.0))
+    mu = s * (1 + sech) / ((2 * S + C) * sech + np.tanh(2 * S))
+    return mu, np.tanh(S)
+
+
+def mirror_potential(beta, delta):
+    """Mirror potential of the single neuron (η_a = η_w = 1, a > 0): ``∇Φ_δ(β) = w`` and ``M = a(∇²Φ_δ)⁻¹``.
+
+    .. math:: Φ_δ(β) = \\tfrac13 (Ω − 2δ)\\sqrt{(Ω + δ)/2},\\qquad Ω = \\sqrt{δ^2 + 4\\|β\\|^2},
+
+    so ``β̇ = −a(t)(∇²Φ_δ)⁻¹∇L``: a mirror flow with time warped by ``a(t)`` (Chapter 2, claim ``ch02-mirror``).
+    At δ = 0 it is ``(2/3)‖β‖^{3/2}``.
+    """
+    beta = _finite("beta", beta)
+    delta = float(delta)
+    Om = np.sqrt(delta**2 + 4 * np.sum(beta**2, axis=-1))
+    return (Om - 2 * delta) * np.sqrt((Om + delta) / 2) / 3
