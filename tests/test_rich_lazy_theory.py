@@ -217,3 +217,13 @@ def test_mirror_potential_gradient_is_w():
                      for e in np.eye(2)])
     np.testing.assert_allclose(grad, w, atol=1e-8)
     assert rl.mirror_potential(beta, 0.0) == pytest.approx(2 / 3 * np.linalg.norm(beta) ** 1.5)
+
+
+@pytest.mark.parametrize("a0, w0", [(0.3, [1.0, 0.5]), (1.2, [0.3, 0.1])])
+def test_zero_target_both_signs_of_delta(a0, w0):
+    # regression: β* = 0 with δ < 0 makes δ + Ω = 0, which once divided by zero
+    w0 = np.array(w0)
+    t = np.linspace(0, 5, 11)
+    a, w = rl.single_neuron(t, a0, w0, np.zeros(2))
+    a_num, w_num = _flow(t, a0, w0, np.zeros(2))
+    assert np.abs(a - a_num).max() < TOL and np.abs(w - w_num).max() < TOL

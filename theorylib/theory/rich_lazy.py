@@ -221,7 +221,8 @@ def _scaled_GNP(t, a0, s, delta, Om, r, eta_a, eta_w):
     Ghat = 0.5 * ((1 + r) + (1 - r) * em)
     # I(t) = ∫₀ᵗ G² = ¼[(1+r)²(e^{(δ+Ω)t}−1)/(δ+Ω) + 2(1−r²)(e^{δt}−1)/δ + (1−r)²(e^{(δ−Ω)t}−1)/(δ−Ω)]
     e_lam = np.exp(-lam * t)
-    term1 = (1 + r) ** 2 * (-np.expm1(-lam * t)) / lam
+    # λ = δ + Ω > 0 unless s = 0 and δ < 0; then λ = 0 and (e^{λt} − 1)/λ → t
+    term1 = (1 + r) ** 2 * ((-np.expm1(-lam * t)) / lam if lam > 0 else t)
     # (e^{δt} − 1)/δ · e^{−(δ+Ω)t} = e^{−Ωt}(1 − e^{−δt})/δ
     small = np.abs(delta * t) <= 1.0
     with np.errstate(over="ignore", invalid="ignore"):
