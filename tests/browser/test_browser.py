@@ -140,6 +140,8 @@ def test_page_in_browser(page_path, browser, html_dir, book_server, screenshot_d
     name = page_path[:-len(".html")].replace("/", "__") + ".png"
     (screenshot_dir / name).write_bytes(png)
 
+    if page_path in chapter_pages(html_dir) and not info["containers"]:
+        problems.append("a chapter page with no typeset maths (no MathJax container)")
     if info["mathNodes"]:
         if info["mathjax"] == "absent":
             problems.append(f"{info['mathNodes']} maths nodes but MathJax did not load")
