@@ -203,6 +203,113 @@ class TwoLayerEnsemble:
         return {"loss": losses, "final": final}
 
 
+# --------------------------------------------------------------------------- workload 2b
+class DeepLinearLRSweep:
+    """A learning-rate sweep of depth-4 linear networks: 4 step sizes × 8 seeds, one ensemble.
+
+    Data as in the two-layer workload (n = 8 here, teacher singular values (3, 2, 1, 0.5), noise
+    0.1); widths 8-32-32-32-8, init sd 0.1, step sizes (0.005, 0.01, 0.02, 0.04) (the largest is
+    ~0.4 of the stability bound). (a) trains the whole grid as one ensemble (``train_gd`` takes
+    one step size per member); (b) one network per (step size, seed); (c) one batched program
+    with a per-member step size (manual SGD update, since ``optim.SGD`` has one rate per tensor).
+    """
+
+    name = "deep_linear_lr_sweep"
+
+    def __init__(self, quick):
+        self.n, self.h, self.depth = 8, 32, 4
+        self.P = 2048 if quick else 8192
+        self.lrs = np.array([0.005, 0.01, 0.02, 0.04])
+        self.seeds = 8
+        self.E = len(self.lrs) * self.seeds
+        self.steps = 1000 if quick else 5000
+        self.loop_members = 4 if quick else 8
+        self.rec = np.arange(0, self.steps + 1, self.steps // 20)
+        rng = np.random.default_rng(2027)
+        n = self.n
+        s = np.zeros(n)
+        s[:4] = [3.0, 2.0, 1.0, 0.5]
+        teacher = random_orthogonal(n, rng) @ np.diag(s) @ random_orthogonal(n, rng).T
+        self.X = rng.standard_normal((self.P, n))
+        self.Y = self.X @ teacher.T + 0.1 * rng.standard_normal((self.P, n))
+        self.widths = (n,) + (self.h,) * (self.depth - 1) + (n,)
+        self.init = random_init(self.widths, 0.1, n_ensemble=self.E, seed=11)
+        self.lr = np.repeat(self.lrs, self.seeds)  # member e has step size lr[e]
+        self.loss_to_book = n / 2
+        self.setting = (f"{len(self.lrs)} lr x {self.seeds} seeds = {self.E} nets "
+                        f"{'-'.join(map(str, self.widths))}, P={self.P} samples, {self.steps} GD steps")
+
+    def theorylib(self):
+        data = moments_from_samples(self.X, self.Y)
+        model = DeepLinear(self.widths)
+        traj = engine.train_gd(model, self.init, data, self.lr, steps=self.rec)
+        return {"loss": traj.loss, "final": model.product(traj.params)}
+
+    def _names(self):
+        return [f"W{l + 1}" for l in range(self.depth)]
+
+    def torch_loop(self, members):
+        X, Y = _to_torch(self.X), _to_torch(self.Y)
+        crit = nn.MSELoss()
+        losses = np.empty((len(self.rec), len(members)))
+        finals = []
+        # spread the measured networks over the grid (different step sizes)
+        members = [int(m) for m in members]
+        for j, e in enumerate(members):
+            net = nn.Sequential(*[nn.Linear(self.widths[l], self.widths[l + 1], bias=False) for l in range(self.depth)])
+            with torch.no_grad():
+                for l, name in enumerate(self._names()):
+                    net[l].weight.copy_(_to_torch(self.init[name][e]))
+            opt = torch.optim.SGD(net.parameters(), lr=self.lr[e] * self.n / 2)
+            i = 0
+            for k in range(self.steps + 1):
+                loss = crit(net(X), Y)
+                if k == self.rec[i]:
+                    losses[i, j] = loss.item() * self.loss_to_book
+                    i += 1
+                if k == self.steps:
+                    break
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            with torch.no_grad():
+                W = net[0].weight
+                for l in range(1, self.depth):
+                    W = net[l].weight @ W
+                finals.append(W.double().numpy())
+        return {"loss": losses, "final": np.stack(finals)}
+
+    def loop_subset(self, k):
+        """``k`` networks spread over the step sizes (the loop's cost does not depend on which)."""
+        return list(np.linspace(0, self.E - 1, k).round().astype(int))
+
+    def torch_batched(self):
+        X, Y = _to_torch(self.X), _to_torch(self.Y)
+        Ws = [_to_torch(self.init[n]).requires_grad_() for n in self._names()]
+        rate = _to_torch(self.lr * self.n / 2)[:, None, None]
+        losses = np.empty((len(self.rec), self.E))
+        i = 0
+        for k in range(self.steps + 1):
+            out = torch.matmul(X, Ws[0].transpose(1, 2))
+            for W in Ws[1:]:
+                out = torch.matmul(out, W.transpose(1, 2))  # (E, P, n)
+            per_net = ((out - Y) ** 2).mean(dim=(1, 2))
+            if k == self.rec[i]:
+                losses[i] = per_net.detach().numpy() * self.loss_to_book
+                i += 1
+            if k == self.steps:
+                break
+            grads = torch.autograd.grad(per_net.sum(), Ws)
+            with torch.no_grad():
+                for W, g in zip(Ws, grads):
+                    W -= rate * g  # SGD with one step size per member
+        with torch.no_grad():
+            W = Ws[0]
+            for V in Ws[1:]:
+                W = torch.matmul(V, W)
+        return {"loss": losses, "final": W.double().numpy()}
+
+
 # --------------------------------------------------------------------------- workload 3
 class SeparateAttentionFig3:
     """Separate (rank-one) linear attention ATTN_S in the setting of Fig. 3 of Zhang et al. 2025.
@@ -327,7 +434,7 @@ class SeparateAttentionFig3:
         return {"loss": losses, "final": M.double().numpy()}
 
 
-WORKLOADS = [TwoLayerEnsemble, SeparateAttentionFig3]
+WORKLOADS = [TwoLayerEnsemble, DeepLinearLRSweep, SeparateAttentionFig3]
 TOLERANCE = {"loss": 2e-3, "final": 2e-3}
 
 
@@ -336,7 +443,8 @@ def run_workload(cls, args):
     t0 = time.perf_counter()
     w = cls(args.quick)
     steps_total = w.E * w.steps  # network-steps of the whole ensemble
-    members = list(range(min(w.E, args.loop_members or w.loop_members)))
+    n_loop = min(w.E, args.loop_members or w.loop_members)
+    members = w.loop_subset(n_loop) if hasattr(w, "loop_subset") else list(range(n_loop))
     print(f"\n== {w.name}: {w.setting}", flush=True)
 
     t_a, c_a, out_a = _timed(w.theorylib, args.repeats)
