@@ -14,7 +14,7 @@ Usage::
         page = browser.new_page()
         page.navigate("http://127.0.0.1:8000/index.html")
         value = page.evaluate("document.title")
-        png = page.screenshot()
+        pngs = page.screenshots()
         page.close()
 """
 from __future__ import annotations
@@ -229,17 +229,21 @@ class Page:
             raise CDPError(f"JavaScript error: {text}")
         return result["result"].get("value")
 
-    def screenshot(self, max_height: int = 20000) -> bytes:
-        """A PNG of the whole page (up to ``max_height`` CSS pixels tall)."""
+    def screenshots(self, segment: int = 10000) -> list[bytes]:
+        """PNGs of the whole page, top to bottom, each at most ``segment`` CSS pixels tall
+        (one image for most pages; Chromium cannot capture arbitrarily tall images)."""
         metrics = self.send("Page.getLayoutMetrics")
         size = metrics.get("cssContentSize") or metrics["contentSize"]
         width = int(metrics["cssLayoutViewport"]["clientWidth"])
-        height = int(min(max(size["height"], 1), max_height))
-        shot = self.send("Page.captureScreenshot",
-                         {"format": "png", "captureBeyondViewport": True,
-                          "clip": {"x": 0, "y": 0, "width": width, "height": height,
-                                   "scale": 1}})
-        return base64.b64decode(shot["data"])
+        height = max(int(size["height"]), 1)
+        shots = []
+        for top in range(0, height, segment):
+            shot = self.send("Page.captureScreenshot",
+                             {"format": "png", "captureBeyondViewport": True,
+                              "clip": {"x": 0, "y": top, "width": width,
+                                       "height": min(segment, height - top), "scale": 1}})
+            shots.append(base64.b64decode(shot["data"]))
+        return shots
 
     def events(self) -> list[dict]:
         return self.browser.take_events(self.session)

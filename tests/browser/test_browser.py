@@ -7,7 +7,8 @@ For each page of ``_build/html`` (served on 127.0.0.1) it checks that
   holds a MathJax container, no MathJax error box, and no raw TeX is left in the visible text;
 - every image decodes (``naturalWidth > 0``);
 - the console shows no error and no uncaught exception.
-A full-page screenshot of each page is saved under ``_build/screenshots/`` for review.
+A full-page screenshot of each page is saved under ``_build/screenshots/`` for review
+(``chapters__01_deep_linear.png``; a tall page continues in ``....part2.png`` and so on).
 """
 from __future__ import annotations
 
@@ -133,12 +134,15 @@ def test_page_in_browser(page_path, browser, html_dir, book_server, screenshot_d
     try:
         page.navigate(f"{book_server}/{page_path}")
         info = page.evaluate(PROBE)
-        png = page.screenshot()
+        pngs = page.screenshots()
         problems = _problems_from_events(page.events(), book_server)
     finally:
         page.close()
-    name = page_path[:-len(".html")].replace("/", "__") + ".png"
-    (screenshot_dir / name).write_bytes(png)
+    stem = page_path[:-len(".html")].replace("/", "__")
+    for old in screenshot_dir.glob(f"{stem}.part*.png"):
+        old.unlink()
+    for i, png in enumerate(pngs):  # a tall page: NAME.png, NAME.part2.png, ...
+        (screenshot_dir / (f"{stem}.png" if i == 0 else f"{stem}.part{i + 1}.png")).write_bytes(png)
 
     if page_path in chapter_pages(html_dir) and not info["containers"]:
         problems.append("a chapter page with no typeset maths (no MathJax container)")
