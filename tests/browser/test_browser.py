@@ -201,3 +201,46 @@ def test_network_is_really_blocked(browser, book_server):
     assert loaded is False, f"a remote script loaded or hung ({loaded}): the network is not blocked"
     assert any("another host" in p for p in problems), problems
 
+
+
+def _typeset_problems(info: dict) -> list[str]:
+    problems = []
+    if info["mathNodes"] and (info["untypeset"] or info["mathjax"] == "absent"):
+        problems.append(f"maths not typeset: {info['untypeset'][:3]}")
+    return problems
+
+
+def test_book_opens_from_disk(browser, html_dir):
+    """Readers copy _build/html to a USB stick: pages opened as file:// (no server at all)
+    still typeset their maths and load nothing from elsewhere."""
+    problems = []
+    for page_path in ["intro.html", *chapter_pages(html_dir)]:
+        page = browser.new_page()
+        try:
+            page.navigate((html_dir / page_path).as_uri())
+            info = page.evaluate(PROBE)
+            found = _problems_from_events(page.events(), "file://") + _typeset_problems(info)
+        finally:
+            page.close()
+        problems += [f"{page_path}: {p}" for p in found]
+    assert not problems, "\n".join(problems)
+
+
+def test_search_works_offline(browser, book_server):
+    """The search box works without network: a query for a word of the book finds pages."""
+    page = browser.new_page()
+    try:
+        page.navigate(f"{book_server}/search.html?q=gradient")
+        hits = page.evaluate("""(async () => {
+            for (let i = 0; i < 200; i++) {
+                const n = document.querySelectorAll('#search-results li').length;
+                if (n) return n;
+                await new Promise(r => setTimeout(r, 50));
+            }
+            return 0;
+        })()""")
+        problems = _problems_from_events(page.events(), book_server)
+    finally:
+        page.close()
+    assert hits > 0, "searching the book for 'gradient' found nothing"
+    assert not problems, problems
