@@ -9,6 +9,10 @@ For each page of ``_build/html`` (served on 127.0.0.1) it checks that
 - the console shows no error and no uncaught exception.
 A full-page screenshot of each page is saved under ``_build/screenshots/`` for review
 (``chapters__01_deep_linear.png``; a tall page continues in ``....part2.png`` and so on).
+
+Also: the network block itself is tested (a remote script must fail to load and be reported),
+the chapters opened straight from disk (``file://``, a copy on a USB stick) typeset their maths,
+and the search page finds words offline.
 """
 from __future__ import annotations
 
