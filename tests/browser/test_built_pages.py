@@ -101,3 +101,25 @@ def test_reference_pages_are_built(html_dir):
     for page in ("run_it_yourself", "claims", "status", "bibliography"):
         assert (html_dir / "chapters" / f"{page}.html").is_file(), f"{page}.html not built"
         assert f'href="chapters/{page}.html"' in intro, f"{page} is not in the navigation"
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_chapter_page_shows_every_figure(page, html_dir):
+    """Each code cell that declares a numbered figure (``mystnb.figure.name``) shows it, as an
+    image. A kernel that draws nothing (e.g. MPLBACKEND=Agg with plt.show()) would otherwise
+    drop the figure from the page without any error."""
+    import json
+
+    text = _read(html_dir, page)
+    source = html_dir / "_sources" / (page[:-len(".html")] + ".ipynb")
+    assert source.is_file(), f"no notebook source for {page}"
+    names = [c["metadata"]["mystnb"]["figure"]["name"]
+             for c in json.loads(source.read_text())["cells"]
+             if c["cell_type"] == "code"
+             and c.get("metadata", {}).get("mystnb", {}).get("figure", {}).get("name")]
+    missing = []
+    for name in names:
+        figure = re.search(rf'<figure[^>]*id="{re.escape(name)}"[^>]*>(.*?)</figure>', text, re.S)
+        if not figure or "<img" not in figure.group(1):
+            missing.append(name)
+    assert not missing, f"{page}: figures declared but not shown: {missing}"
