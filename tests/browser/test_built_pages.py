@@ -5,10 +5,12 @@
 - Every chapter page shows an exercise with its solution in a dropdown, a "Cite this chapter"
   section with its BibTeX entry, a download button for its notebook, and Binder and Colab
   launch buttons for this repository.
+- Every numbered figure a chapter declares is on its page as an image.
 - The status page lists every chapter's execution time and the software versions.
 """
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -108,8 +110,6 @@ def test_chapter_page_shows_every_figure(page, html_dir):
     """Each code cell that declares a numbered figure (``mystnb.figure.name``) shows it, as an
     image. A kernel that draws nothing (e.g. MPLBACKEND=Agg with plt.show()) would otherwise
     drop the figure from the page without any error."""
-    import json
-
     text = _read(html_dir, page)
     source = html_dir / "_sources" / (page[:-len(".html")] + ".ipynb")
     assert source.is_file(), f"no notebook source for {page}"
