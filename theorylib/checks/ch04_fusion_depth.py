@@ -1,0 +1,667 @@
+"""Claims of Chapter 4 (fusion depth and the unimodal phase; Zhang, Latham & Saxe 2024).
+
+Symbolic claims return an expression that sympy must simplify to exactly zero; numeric claims
+compare :mod:`theorylib.theory.fusion` with an independent computation: GD run by
+:mod:`theorylib.sim.fusion` on population statistics, ``solve_ivp``, or quadrature.
+
+Runs shared by several claims are cached (``lru_cache``), so the chapter and
+``python -m theorylib verify ch04`` pay for each simulation once.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import sympy as sp
+from scipy.integrate import quad, solve_ivp
+
+from theorylib.claims import claim
+from theorylib.sim import engine
+from theorylib.sim import fusion as fs
+from theorylib.symbolic import gradient_flow, hessian, time_derivative
+from theorylib.theory import fusion as fu
+
+CH = "ch04"
+
+# ------------------------------------------------------------------ settings of the chapter
+R_TOY = 2.0
+RHO_PROTOCOL = (-0.5, 0.0, 0.5)          # spec A3.1 (r = 2)
+U0_TWO = 1e-12                           # aligned two-layer init: W(0) = u0² = 1e-24
+LR_SMALL = 0.00125
+HEAT_R = (1.5, 2.0, 3.0)                 # simulated points on the heatmaps
+HEAT_RHO = tuple(np.round(np.linspace(-0.75, 0.75, 7), 4))
+U0_HEAT, LR_HEAT = 1e-9, 0.0025
+DEEP_L, DEEP_U0, DEEP_LR = 4, 0.1, 0.005
+DEEP_RHO = (-0.5, -0.25, 0.0, 0.25, 0.5)
+DEEP_LF = (1, 2, 3, 4)
+
+
+def _sym():
+    """Symbols of a general two-scalar-modality problem: Σ entries, Σ_yx entries."""
+    sa, sb = sp.symbols("sigma_A sigma_B", positive=True)
+    sab = sp.symbols("sigma_AB", real=True)
+    pa, pb = sp.symbols("p_A p_B", real=True)
+    return sa, sb, sab, pa, pb
+
+
+def _loss_tot(WA, WB, sa, sb, sab, pa, pb, eyy=0):
+    """½E(y − W_A x_A − W_B x_B)² in moments (σ_A, σ_B are variances here)."""
+    return sp.Rational(1, 2) * eyy - (WA * pa + WB * pb) + sp.Rational(1, 2) * (WA**2 * sa + 2 * WA * WB * sab + WB**2 * sb)
+
+
+# ================================================================== symbolic claims
+
+
+@claim("ch04-toy-statistics", CH, "symbolic",
+       "Toy statistics: Σ_yx = (r² + ρr, 1 + ρr) and E y² = r² + 2ρr + 1 (theory.fusion.toy_statistics_expr).")
+def _toy_stats():
+    S, Syx, Eyy, (r, rho) = fu.toy_statistics_expr()
+    return sp.Matrix([Syx[0] - (r**2 + rho * r), Syx[1] - (1 + rho * r), Eyy - (r**2 + 2 * rho * r + 1)])
+
+
+def stationary_totals(fusion: str):
+    """End-to-end maps (W_A, W_B) of all stationary points of a two-layer net with one unit per branch.
+
+    ``early``: ŷ = c(a x_A + b x_B). ``late``: ŷ = c a x_A + d b x_B. Returns a set of tuples.
+    """
+    sa, sb, sab, pa, pb = _sym()
+    a, b, c, d = sp.symbols("a b c d", real=True)
+    if fusion == "early":
+        WA, WB, params = c * a, c * b, [a, b, c]
+    else:
+        WA, WB, params = c * a, d * b, [a, b, c, d]
+    L = _loss_tot(WA, WB, sa, sb, sab, pa, pb)
+    eqs = [sp.diff(L, p) for p in params]
+    sols = sp.solve(eqs, params, dict=True)
+    return {(sp.simplify(WA.subs(s)), sp.simplify(WB.subs(s))) for s in sols}, (sa, sb, sab, pa, pb)
+
+
+@claim("ch04-fixed-points", CH, "symbolic",
+       "Stationary points (sympy.solve of ∇L = 0): early fusion has only W = 0 and W = W*; late fusion adds "
+       "M_A = (Σ_yxA/σ_A², 0) and M_B = (0, Σ_yxB/σ_B²).")
+def _fixed():
+    early, (sa, sb, sab, pa, pb) = stationary_totals("early")
+    late, _ = stationary_totals("late")
+    det = sa * sb - sab**2
+    wstar = (sp.simplify((pa * sb - pb * sab) / det), sp.simplify((pb * sa - pa * sab) / det))
+    want_early = {(0, 0), wstar}
+    want_late = want_early | {(pa / sa, 0), (0, pb / sb)}
+    norm = lambda S: {tuple(sp.simplify(x) for x in w) for w in S}
+    ok = norm(early) == norm(want_early) and norm(late) == norm(want_late)
+    return sp.Integer(0 if ok else 1)
+
+
+@claim("ch04-unimodal-saddle", CH, "symbolic",
+       "At M_A (balanced, a = c = √W_A^uni, b = d = 0) the late-fusion Hessian has eigenvalues ±c_B in the "
+       "B block: M_A is a saddle iff c_B ≠ 0; its loss is ½(E y² − Σ_yxA²/σ_A²).")
+def _saddle():
+    sa, sb, sab, pa, pb = _sym()
+    eyy = sp.symbols("E_yy", positive=True)
+    a, b, c, d, lam = sp.symbols("a b c d lambda", real=True)
+    L = _loss_tot(c * a, d * b, sa, sb, sab, pa, pb, eyy)
+    w = sp.sqrt(pa / sa)
+    at = {a: w, c: w, b: 0, d: 0}
+    H = hessian(L, [sp.Matrix([b, d])], at)
+    cB = pb - pa / sa * sab
+    return sp.Matrix([sp.expand((lam * sp.eye(2) - H).det() - (lam**2 - cB**2)),
+                      sp.simplify(L.subs(at) - (eyy - pa**2 / sa) / 2)])
+
+
+@claim("ch04-late-ode", CH, "symbolic",
+       "Two-layer late fusion, balanced branches (a = c, b = d): W_m = a_m² obeys "
+       "τẆ_A = 2W_A(Σ_yxA − σ_A²W_A − Σ_AB W_B), and likewise for B; a² − c² is conserved.")
+def _late_ode():
+    sa, sb, sab, pa, pb = _sym()
+    a, b, c, d = sp.symbols("a b c d", real=True)
+    L = _loss_tot(c * a, d * b, sa, sb, sab, pa, pb)
+    flows = gradient_flow(L, [a, c, b, d])
+    dWA = time_derivative(c * a, [a, c, b, d], flows)
+    dWB = time_derivative(d * b, [a, c, b, d], flows)
+    bal = {c: a, d: b}
+    WA, WB = a**2, b**2
+    return sp.Matrix([
+        sp.expand(dWA.subs(bal) - 2 * WA * (pa - sa * WA - sab * WB)),
+        sp.expand(dWB.subs(bal) - 2 * WB * (pb - sb * WB - sab * WA)),
+        sp.expand(time_derivative(a**2 - c**2, [a, c, b, d], flows)),
+    ])
+
+
+@claim("ch04-logistic", CH, "symbolic",
+       "At ρ = 0 the late-fusion equations decouple into τẆ = 2W(Σ_yx − σ²W); dsolve gives the logistic "
+       "of theory.fusion.logistic_weight, and W(t½) = W*/2 at t½ = (τ/2Σ_yx) ln(W*/W0 − 1).")
+def _logistic():
+    t, tau, p, s2, w0 = sp.symbols("t tau Sigma_yx sigma2 W_0", positive=True)
+    W = sp.Function("W")
+    sol = sp.dsolve(sp.Eq(tau * W(t).diff(t), 2 * W(t) * (p - s2 * W(t))), W(t), ics={W(0): w0})
+    wstar = p / s2
+    target = wstar / (1 + (wstar / w0 - 1) * sp.exp(-2 * p * t / tau))
+    th = tau / (2 * p) * sp.log(wstar / w0 - 1)
+    return sp.Matrix([sp.simplify(sol.rhs - target), sp.simplify(target.subs(t, th) - wstar / 2)])
+
+
+@claim("ch04-toy-closed-forms", CH, "symbolic",
+       "Toy: W_A^uni = 1 + ρ/r, c_B = 1 − ρ², misattribution W_A^uni − w_A* = ρ/r, and the signed ratio "
+       "1 + (Σ_yxA − Σ_yxB)/c_B = 1 + (r² − 1)/(1 − ρ²).")
+def _toy_closed():
+    S, Syx, _, (r, rho) = fu.toy_statistics_expr()
+    w_uni = Syx[0] / S[0, 0]
+    cB = Syx[1] - w_uni * S[0, 1]
+    wstar = Syx * S.inv()
+    return sp.Matrix([
+        sp.simplify(w_uni - (1 + rho / r)),
+        sp.simplify(cB - (1 - rho**2)),
+        sp.simplify(w_uni - wstar[0] - rho / r),
+        sp.simplify(1 + (Syx[0] - Syx[1]) / cB - (1 + (r**2 - 1) / (1 - rho**2))),
+    ])
+
+
+@claim("ch04-preference", CH, "symbolic",
+       "At ρ = 0 the drive of modality m is Σ_yxm = σ_m² w_m (so A is learned first iff w_A/w_B > (σ_B/σ_A)²) "
+       "and its share of the output variance is σ_m² w_m² (A contributes more iff w_A/w_B > σ_B/σ_A).")
+def _pref():
+    sA, sB, wA, wB = sp.symbols("sigma_A sigma_B w_A w_B", positive=True)
+    S = sp.diag(sA**2, sB**2)
+    w = sp.Matrix([[wA, wB]])
+    Syx = w * S
+    var = sp.expand((w * S * w.T)[0, 0])
+    q = wA / wB
+    # learned first: Σ_yxA > Σ_yxB  <=>  q > (σ_B/σ_A)²;  contributes more: σ_A²w_A² > σ_B²w_B²  <=>  q > σ_B/σ_A
+    first = sp.simplify(Syx[0] / (sA**2 * wB) - (q))
+    contrib = sp.simplify(sp.sqrt(sA**2 * wA**2) / (sA * wB) - q)
+    return sp.Matrix([first, contrib, var - (sA**2 * wA**2 + sB**2 * wB**2)])
+
+
+def chain_flow(depth: int, fusion_layer: int):
+    """Gradient flow of the scalar chain model of a depth-L network fused at L_f, restricted to
+    equal factors; returns (u̇_A − claimed, u̇_B − claimed, d/dt(v² − u_A² − u_B²))."""
+    sa, sb, sab, pa, pb = _sym()
+    L, Lf = depth, fusion_layer
+    ua_f = sp.symbols(f"a1:{Lf + 1}", positive=True)
+    ub_f = sp.symbols(f"b1:{Lf + 1}", positive=True)
+    v_f = sp.symbols(f"v1:{L - Lf + 1}", positive=True) if L > Lf else ()
+    shared = sp.Mul(*v_f)
+    WA, WB = sp.Mul(*ua_f) * shared, sp.Mul(*ub_f) * shared
+    loss = _loss_tot(WA, WB, sa, sb, sab, pa, pb)
+    params = list(ua_f) + list(ub_f) + list(v_f)
+    flows = gradient_flow(loss, params)
+    uA, uB = sp.symbols("u_A u_B", positive=True)
+    v = sp.sqrt(uA**2 + uB**2)
+    eq = {**{x: uA for x in ua_f}, **{x: uB for x in ub_f}, **{x: v for x in v_f}}
+    gA = pa - sa * WA.subs(eq) - sab * WB.subs(eq)
+    gB = pb - sb * WB.subs(eq) - sab * WA.subs(eq)
+    resA = flows[0][0].subs(eq) - gA * uA ** (Lf - 1) * v ** (L - Lf)
+    resB = flows[Lf][0].subs(eq) - gB * uB ** (Lf - 1) * v ** (L - Lf)
+    # every factor of a group moves alike (equal factors stay equal)
+    same = [flows[i][0].subs(eq) - flows[0][0].subs(eq) for i in range(Lf)]
+    if v_f:
+        cons = time_derivative(v_f[0] ** 2 - ua_f[0] ** 2 - ub_f[0] ** 2, params, flows).subs(eq)
+    else:
+        cons = sp.Integer(0)
+    return [sp.simplify(e) for e in [resA, resB, cons, *same]]
+
+
+@claim("ch04-deep-reduction", CH, "symbolic",
+       "For L = 4 and every L_f, the flow on the aligned balanced manifold is τu̇_A = g_A u_A^{L_f−1}v^{L−L_f}, "
+       "τu̇_B = g_B u_B^{L_f−1}v^{L−L_f}, equal factors stay equal, and v² − u_A² − u_B² is conserved.")
+def _deep_red():
+    return sp.Matrix([e for Lf in range(1, 5) for e in chain_flow(4, Lf)])
+
+
+@claim("ch04-separable", CH, "symbolic",
+       "In the loss-free phase du_B/du_A = k(u_B/u_A)^{L_f−1}; dsolve gives theory.fusion.early_branch_size "
+       "for L_f = 2, 3, 4, and ∫_{u_B0}^∞ du/u^{L_f−1} = u_B0^{2−L_f}/(L_f − 2) for L_f = 3, 4.")
+def _separable():
+    x, u0, k = sp.symbols("x u_0 k", positive=True)
+    ub = sp.Function("u_B")
+    res = []
+    for Lf in (2, 3, 4):
+        ode = sp.Eq(ub(x).diff(x), k * (ub(x) / x) ** (Lf - 1))
+        sols = sp.dsolve(ode, ub(x), ics={ub(u0): u0})
+        sols = sols if isinstance(sols, list) else [sols]
+        want = u0 * (x / u0) ** k if Lf == 2 else (u0 ** (2 - Lf) + k * (x ** (2 - Lf) - u0 ** (2 - Lf))) ** sp.Rational(1, 2 - Lf)
+        # one branch of the solution must equal the claimed one; compare the (2 − L_f)-th powers for L_f > 2
+        if Lf == 2:
+            ok = any(sp.simplify(sp.expand_power_base(s.rhs - want, force=True)) == 0 for s in sols)
+        else:
+            ok = any(sp.simplify(s.rhs ** (2 - Lf) - want ** (2 - Lf)) == 0 for s in sols)
+        res.append(sp.Integer(0 if ok else 1))
+        # numeric twin: the library's early_branch_size satisfies the ODE
+        val = {x: sp.Rational(7, 10), u0: sp.Rational(1, 10), k: sp.Rational(1, 3)}
+        res.append(sp.nsimplify(round(float(sp.N(sp.diff(want, x).subs(val) - (k * (want / x) ** (Lf - 1)).subs(val))), 12)))
+        lib = fu.early_branch_size(0.7, 0.1, 1 / 3, Lf)
+        res.append(sp.nsimplify(round(lib - float(want.subs(val)), 12)))
+    b0 = sp.symbols("b_0", positive=True)
+    for Lf in (3, 4):
+        res.append(sp.simplify(sp.integrate(1 / x ** (Lf - 1), (x, b0, sp.oo)) - b0 ** (2 - Lf) / (Lf - 2)))
+    return sp.Matrix(res)
+
+
+@claim("ch04-late-limit", CH, "symbolic",
+       "For L_f = L > 2 the deep-fusion ratio 1 + lag/t_A → 1 + (Σ_yxA − Σ_yxB)/c_B as u0 → 0, independent of L; "
+       "for L_f = L = 2 it equals it for every u0.")
+def _late_limit():
+    u0, pa, c = sp.symbols("u_0 p_A c_B", positive=True)
+    k = sp.symbols("k", real=True)
+    res = []
+    for L in (3, 4, 5):
+        t_a = sp.integrate(1 / (pa * sp.Symbol("u", positive=True) ** (L - 1)), (sp.Symbol("u", positive=True), u0, 1))
+        w = sp.symbols("W", positive=True)
+        lag = u0 ** (2 - L) * (1 - k) / ((L - 2) * c * w**0)
+        res.append(sp.simplify(sp.limit(1 + lag / t_a, u0, 0) - (1 + pa * (1 - k) / c)))
+    uu = sp.symbols("u", positive=True)
+    t_a2 = sp.integrate(1 / (pa * uu), (uu, u0, 1))
+    res.append(sp.simplify(1 + (1 - k) * sp.log(1 / u0) / c / t_a2 - (1 + pa * (1 - k) / c)))
+    return sp.Matrix(res)
+
+
+# ================================================================== numeric: closed forms
+
+
+def _random_stats(rng, d_a, d_b):
+    D = d_a + d_b
+    A = rng.standard_normal((D, D))
+    S = A @ A.T / D + 0.3 * np.eye(D)
+    return S, rng.standard_normal(D)
+
+
+@claim("ch04-closed-forms", CH, "numeric",
+       "unimodal_solution makes the A-gradient of the loss vanish at (W_A^uni, 0); residual_drive equals the "
+       "B-gradient there; misattribution equals W_A^uni − (Σ_yxΣ⁻¹)_A; the toy functions equal their forms "
+       "(1 + ρ/r, ρ/r, 1 + (r²−1)/(1−ρ²)) on 200 random cases.",
+       tol=1e-5, tol_reason="independent linear algebra in double precision agrees to ~1e-13; 1e-5 is the issue's bar")
+def _closed():
+    rng = np.random.default_rng(4)
+    errs = []
+    for _ in range(100):
+        d_a, d_b = rng.integers(1, 4, size=2)
+        S, s = _random_stats(rng, d_a, d_b)
+        wa = fu.unimodal_solution(S, s, d_a)
+        W = np.concatenate([wa, np.zeros(d_b)])
+        g = s - W @ S  # −∂L/∂W at (W_A^uni, 0)
+        errs.append(np.abs(g[:d_a]).max())
+        errs.append(np.abs(g[d_a:] - fu.residual_drive(S, s, d_a)).max())
+        errs.append(np.abs(fu.misattribution(S, s, d_a) - (wa - np.linalg.lstsq(S, s, rcond=None)[0][:d_a])).max())
+    for _ in range(100):
+        r, rho = rng.uniform(1, 3), rng.uniform(-0.95, 0.95)
+        m = fs.toy_moments(r, rho)  # the generative model, not the formula
+        S, s = m.sigma[0], m.sigma_yx[0]
+        errs.append(abs(fu.unimodal_solution(S, s, 1)[0] - (1 + rho / r)))
+        errs.append(abs(fu.misattribution(S, s, 1)[0] - rho / r))
+        errs.append(abs(fu.late_fusion_time_ratio(S, s, 1) - (1 + (r * r - 1) / (1 - rho * rho))) / fu.toy_time_ratio(r, rho))
+        St, st = fu.toy_statistics(r, rho)
+        errs.append(max(np.abs(St - S).max(), np.abs(st - s).max()))
+    return float(max(errs))
+
+
+def deep_ratio_independent(depth, fusion_layer, sigma, sigma_yx, u0):
+    """The deep-fusion ratio recomputed without the closed forms of theory.fusion:
+    the loss-free phase by solve_ivp in u_A (t and u_B together), the lag by quadrature."""
+    S = np.asarray(sigma, float)
+    s = np.asarray(sigma_yx, float)
+    L, Lf = depth, fusion_layer
+    w_uni = s[0] / S[0, 0]
+    cB = s[1] - w_uni * S[0, 1]
+    sa, k, c = abs(s[0]), np.sign(cB) * s[1] / abs(s[0]), abs(cB)
+
+    def rhs(u, y):  # y = (t, u_B); d/du_A with g = Σ_yx (loss-free)
+        ub = y[1]
+        v = np.sqrt(u * u + ub * ub)
+        dt = 1.0 / (sa * u ** (Lf - 1) * v ** (L - Lf))
+        return [dt, k * sa * abs(ub) ** (Lf - 1) * np.sign(ub) ** (Lf - 1) * v ** (L - Lf) * dt]
+
+    sol = solve_ivp(rhs, (u0, 1.0), [0.0, u0], method="DOP853", rtol=1e-12, atol=1e-14, dense_output=False)
+    t_a = sol.y[0, -1]
+    if Lf == 1:
+        return 1.0
+    if Lf == 2:
+        ub0 = sol.y[1, -1]  # at u_A = 1
+        lag = quad(lambda u: 1.0 / (c * u * w_uni ** (1 - Lf / L)), ub0, 1.0, epsrel=1e-12)[0]
+    else:
+        # B's size when A's factors have blown up (u_A → ∞): integrate further in 1/u_A
+        sol2 = solve_ivp(lambda z, y: [-k * (y[0] * z) ** (Lf - 1) / z**2 * np.sign(y[0]) ** 0], (1.0, 1e-9), [sol.y[1, -1]],
+                         method="DOP853", rtol=1e-12, atol=1e-16)
+        ub0 = sol2.y[0, -1]
+        lag = quad(lambda u: 1.0 / (c * u ** (Lf - 1) * w_uni ** (1 - Lf / L)), ub0, np.inf, epsrel=1e-12)[0]
+    return 1.0 + lag / t_a
+
+
+@claim("ch04-deep-ratio-independent", CH, "numeric",
+       "fusion_time_ratio equals an independent computation (solve_ivp of the loss-free phase, quadrature of the lag) "
+       "for L = 3…5, every L_f, ρ ∈ [−0.8, 0.8], r ∈ {1.5, 2, 3}, u0 ∈ {0.05, 0.1, 0.2}.",
+       tol=2e-3, tol_reason="the issue's bar (0.2%); both sides are accurate to ~1e-8 relative")
+def _deep_indep():
+    errs = []
+    for L in (3, 4, 5):
+        for Lf in range(1, L + 1):
+            for r, rho, u0 in [(2.0, 0.0, 0.1), (1.5, -0.8, 0.05), (3.0, 0.6, 0.2), (2.0, -0.3, 0.1)]:
+                S, s = fu.toy_statistics(r, rho)
+                a = fu.fusion_time_ratio(L, Lf, S, s, 1, u0)
+                b = deep_ratio_independent(L, Lf, S, s, u0)
+                errs.append(abs(a - b) / b)
+    return float(max(errs))
+
+
+# ================================================================== numeric: GD
+
+
+def _record(net):
+    return lambda q: dict(zip(("WA", "WB"), (w[:, 0] for w in net.branch_weights(q))))
+
+
+@lru_cache(maxsize=None)
+def two_layer_run(fusion_layer: int, rho: float, r: float = R_TOY, u0: float = 1e-3, lr: float = 1e-3, t_end: float = 6.0):
+    """GD on the toy from the aligned init (hidden 2 per branch; width does not matter on the manifold)."""
+    net = fs.FusionNet(1, 1, 2, fusion_layer, 2)
+    p = fs.aligned_init(net, u0, n_ensemble=1, seed=0)
+    t = np.round(np.arange(0.0, t_end + 1e-9, 0.02), 10)
+    tr = engine.train_gd(net, p, fs.toy_moments(r, rho), lr, times=t, record=_record(net))
+    return t, tr["WA"][:, 0], tr["WB"][:, 0], tr.loss[:, 0]
+
+
+@claim("ch04-gd-trajectories", CH, "numeric",
+       "Two-layer toy (r = 2, ρ = 0, u0 = 1e-3): GD (η = 1e-3) follows the logistic of each modality for late "
+       "fusion and the reduced flow (aligned_flow with L_f = 1) for early fusion.",
+       tol=1e-2, tol_reason="Euler error O(η Σ_yxA) on weights of size 1: measured 6.0e-3 at η = 1e-3 and 1.2e-2 at η = 2e-3 (first order)")
+def _traj():
+    S, s = fu.toy_statistics(R_TOY, 0.0)
+    t, wa, wb, loss_late = two_layer_run(2, 0.0)
+    th_a = fu.logistic_weight(t, 1.0, 1e-6, s[0])
+    th_b = fu.logistic_weight(t, 1.0, 1e-6, s[1])
+    t2, ea, eb, loss_early = two_layer_run(1, 0.0)
+    th_e = fu.aligned_flow(t2, 2, 1, S, s, 1e-3)
+    err = max(np.abs(wa - th_a).max(), np.abs(wb - th_b).max(), np.abs(ea - th_e[:, 0]).max(), np.abs(eb - th_e[:, 1]).max())
+    return float(err), {"t": t, "late": (wa, wb, loss_late), "late_theory": (th_a, th_b),
+                        "early": (ea, eb, loss_early), "early_theory": (th_e[:, 0], th_e[:, 1])}
+
+
+def _assert_converged(tr, data, rtol=0.02):
+    """t_B is read at half of max W_B: only meaningful if W_B has reached its final value."""
+    wb_star = data.least_squares()[:, 1]
+    gap = np.abs(tr["WB"][-1] - wb_star) / np.abs(wb_star)
+    if np.any(gap > rtol):
+        raise ValueError(f"run too short: W_B is {gap.max():.1%} away from its least-squares value")
+
+
+def _ratio_sweep(r, rho, u0, lr, t_end, hidden=2, init="aligned", seed=0):
+    r = np.asarray(r, float)
+    rho = np.asarray(rho, float)
+    data = fs.toy_moments(r, rho)
+    E = data.n_sets
+    net = fs.FusionNet(1, 1, 2, 2, hidden)
+    if init == "aligned":
+        p = fs.aligned_init(net, u0, n_ensemble=E, seed=seed)
+    else:
+        p = fs.gaussian_init(net, u0, n_ensemble=E, seed=seed)
+    steps = np.arange(0, int(round(t_end / lr)) + 1, 4)
+    tr = engine.train_gd(net, p, data, lr, steps=steps, record=_record(net))
+    t = steps * lr
+    _assert_converged(tr, data)
+    level = np.array([fu.unimodal_solution(data.sigma[e], data.sigma_yx[e], 1)[0] for e in range(E)]) / 2
+    ta, tb = fs.half_times(t, tr["WA"], tr["WB"], level)
+    return t, tr["WA"], tr["WB"], ta, tb
+
+
+@lru_cache(maxsize=None)
+def protocol_ratios(lr: float = LR_SMALL, u0: float = U0_TWO):
+    rho = np.array(RHO_PROTOCOL)
+    t_end = 7 * np.log(1 / u0**2) / (2 * 3.0)
+    *_, ta, tb = _ratio_sweep(np.full(3, R_TOY), rho, u0, lr, t_end)
+    return tb / ta
+
+
+@claim("ch04-toy-ratio-gd", CH, "numeric",
+       "Two-layer late fusion, r = 2, ρ ∈ {−0.5, 0, 0.5}: GD (η = 1.25e-3, aligned init u0 = 1e-12) measures "
+       "t_B/t_A within 1% of 1 + (r² − 1)/(1 − ρ²).",
+       tol=1e-2, tol_reason="the issue's bar; measured 0.75% (η-error ~0.3%, finite-u0 error ~0.4% at ln(1/u0²) = 55)")
+def _toy_ratio():
+    sim = protocol_ratios()
+    th = fu.toy_time_ratio(R_TOY, np.array(RHO_PROTOCOL))
+    return float(np.max(np.abs(sim - th) / th)), {"rho": np.array(RHO_PROTOCOL), "sim": sim, "theory": th}
+
+
+@lru_cache(maxsize=None)
+def heat_run():
+    R, RHO = np.meshgrid(HEAT_R, HEAT_RHO, indexing="ij")
+    r, rho = R.ravel(), RHO.ravel()
+    t_end = 1.15 * max(fu.toy_time_ratio(a, b) * np.log(1 / U0_HEAT**2) / (2 * fu.toy_statistics(a, b)[1][0]) for a, b in zip(r, rho))
+    t, wa, wb, ta, tb = _ratio_sweep(r, rho, U0_HEAT, LR_HEAT, t_end)
+    # misattribution: W_A on the plateau (midway between t_A and t_B) relative to its final value
+    mid = np.array([wa[np.searchsorted(t, 0.5 * (ta[e] + tb[e])), e] for e in range(len(r))])
+    mis = (mid - wa[-1]) / wa[-1]
+    return r, rho, tb / ta, mis
+
+
+@claim("ch04-heatmap-ratio", CH, "numeric",
+       "21 toy data sets (r ∈ {1.5, 2, 3}, |ρ| ≤ 0.75): GD time ratios (η = 2.5e-3, u0 = 1e-9) agree with "
+       "1 + (r² − 1)/(1 − ρ²) up to the relative tolerance.",
+       tol=2.5e-2, tol_reason="O(η Σ_yxA) Euler error (η Σ_yxA up to 0.029 at r = 3) plus the O(1/ln(1/u0)) finite-init "
+                              "correction; measured 2.2% (0.75% in the protocol run at η = 1.25e-3, u0 = 1e-12)")
+def _heat_ratio():
+    r, rho, ratio, _ = heat_run()
+    th = fu.toy_time_ratio(r, rho)
+    return float(np.max(np.abs(ratio - th) / th)), {"r": r, "rho": rho, "sim": ratio, "theory": th}
+
+
+@claim("ch04-heatmap-misattribution", CH, "numeric",
+       "On the same runs, W_A on the unimodal plateau exceeds its final value by ρ/r (relative, as w_A* = 1).",
+       tol=2e-3, tol_reason="mid-plateau W_B is small but not zero and W_A is still relaxing onto the plateau; measured 2.5e-4")
+def _heat_mis():
+    r, rho, _, mis = heat_run()
+    th = rho / r
+    return float(np.max(np.abs(mis - th))), {"r": r, "rho": rho, "sim": mis, "theory": th}
+
+
+@claim("ch04-large-step", CH, "numeric",
+       "At the authors' step η = 0.04 (r = 2, ρ = 0) GD measures t_B/t_A ≈ ln(1 + ηΣ_yxA)/ln(1 + ηΣ_yxB) = 3.78, "
+       "not 4: per step the weights grow by (1 + ηΣ_yx)², not e^{2ηΣ_yx}.",
+       tol=5e-3, tol_reason="the discrete-rate prediction is itself leading order in ln(1/u0), like the flow's; measured 3.1e-3")
+def _large_step():
+    S, s = fu.toy_statistics(R_TOY, 0.0)
+    *_, ta, tb = _ratio_sweep(np.array([R_TOY]), np.array([0.0]), U0_HEAT, 0.04, 40.0)
+    sim = float(tb[0] / ta[0])
+    pred = np.log(1 + 0.04 * s[0]) / np.log(1 + 0.04 * s[1])
+    return abs(sim - pred) / pred, {"sim": sim, "discrete": pred, "flow": fu.toy_time_ratio(R_TOY, 0.0)}
+
+
+@lru_cache(maxsize=None)
+def sign_caveat_run():
+    """The spec's example r = 3, ρ = −0.6 (Σ_yxB < 0 < c_B) from a random init h = 50, u0 = 1e-6."""
+    t, wa, wb, ta, tb = _ratio_sweep(np.array([3.0]), np.array([-0.6]), 1e-6, 0.0025, 40.0, hidden=50, init="gaussian")
+    return t, wa[:, 0], wb[:, 0], float(tb[0] / ta[0])
+
+
+@claim("ch04-sign-caveat", CH, "numeric",
+       "Toy r = 3, ρ = −0.6 (Σ_yxB = −0.8, c_B = 0.64), random init: GD measures the signed ratio 13.5 "
+       "(= 1 + (r²−1)/(1−ρ²)), not the boxed 1 + (‖Σ_yxA‖ − ‖Σ_yxB‖)/‖c_B‖ = 11.0.",
+       tol=2e-2, tol_reason="η = 2.5e-3 gives an O(ηΣ_yxA) = 1.2% shift; measured 1.2%, while the boxed form is off by 24%")
+def _sign():
+    S, s = fu.toy_statistics(3.0, -0.6)
+    *_, ratio = sign_caveat_run()
+    signed = fu.late_fusion_time_ratio(S, s, 1)
+    boxed = 1 + (abs(s[0]) - abs(s[1])) / abs(fu.residual_drive(S, s, 1)[0])
+    return abs(ratio - signed) / signed, {"sim": ratio, "signed": signed, "boxed": boxed}
+
+
+# ------------------------------------------------------------------ deep fusion
+
+
+@lru_cache(maxsize=None)
+def deep_sweep(init: str = "aligned", lr: float = DEEP_LR, u0: float = DEEP_U0, hidden: int = 4, seeds: int = 1,
+               t_end: float = 100.0, rhos: tuple = DEEP_RHO):
+    """Depth-4 networks fused at every L_f, for every ρ (and seed): one ensemble, one GD run."""
+    LF, RHO, SEED = np.meshgrid(DEEP_LF, rhos, np.arange(seeds), indexing="ij")
+    LF, RHO = LF.ravel(), RHO.ravel()
+    net = fs.FusionNet(1, 1, DEEP_L, LF, hidden)
+    data = fs.toy_moments(R_TOY, RHO)
+    if init == "aligned":
+        p = fs.aligned_init(net, u0, seed=0)
+    else:
+        p = fs.gaussian_init(net, u0, seed=0, scheme="numel")
+    steps = np.arange(0, int(round(t_end / lr)) + 1, 4)
+    tr = engine.train_gd(net, p, data, lr, steps=steps, record=_record(net))
+    t = steps * lr
+    _assert_converged(tr, data)
+    level = np.array([fu.unimodal_solution(*fu.toy_statistics(R_TOY, rho), 1)[0] for rho in RHO]) / 2
+    ta, tb = fs.half_times(t, tr["WA"], tr["WB"], level)
+    shape = (len(DEEP_LF), len(rhos), seeds)
+    return {"t": t, "WA": tr["WA"], "WB": tr["WB"], "loss": tr.loss, "ta": ta.reshape(shape), "tb": tb.reshape(shape),
+            "ratio": (tb / ta).reshape(shape), "LF": LF, "RHO": RHO}
+
+
+@lru_cache(maxsize=None)
+def deep_theory(u0: float = DEEP_U0):
+    th = np.array([[fu.fusion_time_ratio(DEEP_L, lf, *fu.toy_statistics(R_TOY, rho), 1, u0) for rho in DEEP_RHO] for lf in DEEP_LF])
+    tt = np.linspace(0.0, 100.0, 10001)
+    exact = np.empty_like(th)
+    ta_exact = np.empty_like(th)
+    for i, lf in enumerate(DEEP_LF):
+        for j, rho in enumerate(DEEP_RHO):
+            S, s = fu.toy_statistics(R_TOY, rho)
+            W = fu.aligned_flow(tt, DEEP_L, lf, S, s, u0)
+            wa = W[:, 0]
+            ka = np.argmax(wa >= (1 + rho / R_TOY) / 2)
+            kb = np.argmax(W[:, 1] >= W[:, 1].max() / 2)
+            ta_exact[i, j] = tt[ka]
+            exact[i, j] = tt[kb] / tt[ka]
+    return th, exact, ta_exact
+
+
+@claim("ch04-deep-gd-flow", CH, "numeric",
+       "Depth 4, every L_f, ρ ∈ {0, ±0.25, ±0.5} (r = 2): GD from the aligned rank-one balanced init (u0 = 0.1, η = 5e-3) "
+       "measures the same t_B/t_A as the reduced two-variable flow of the chain lemma.",
+       tol=1e-2, tol_reason="O(η) Euler error plus the 0.01 time grid of the reference flow; measured 0.11%")
+def _deep_gd_flow():
+    sim = deep_sweep()["ratio"][:, :, 0]
+    _, exact, _ = deep_theory()
+    return float(np.max(np.abs(sim - exact) / exact)), {"sim": sim, "exact": exact}
+
+
+@claim("ch04-deep-gd-theory", CH, "numeric",
+       "Depth 4, aligned init u0 = 0.1: the asymptotic ratio of fusion_time_ratio matches GD for intermediate and late "
+       "fusion (L_f = 2, 3, 4, |ρ| ≤ 0.5) to the relative tolerance, and both increase with L_f.",
+       tol=8e-2, tol_reason="the formula is leading order in u0 (it integrates u to 1 and neglects the loss during the "
+                            "rise); measured 6.8% at u0 = 0.1, and the error shrinks as u0 decreases (claim ch04-deep-init-trend)")
+def _deep_gd_theory():
+    sim = deep_sweep()["ratio"][:, :, 0]
+    th, _, _ = deep_theory()
+    sel = np.abs(np.array(DEEP_RHO)) <= 0.5 + 1e-9
+    err = np.abs(sim[1:, sel] - th[1:, sel]) / th[1:, sel]
+    monotone = bool(np.all(np.diff(sim, axis=0) > 0) and np.all(np.diff(th, axis=0) > 0))
+    return float(err.max()) if monotone else np.inf, {"sim": sim, "theory": th, "rho": np.array(DEEP_RHO)}
+
+
+@lru_cache(maxsize=None)
+def init_sweep(u0s=(0.2, 0.1, 0.05, 0.025)):
+    """Deep-fusion theory vs the exact reduced flow at ρ = 0 for several u0 (L_f = 2, 3, 4)."""
+    S, s = fu.toy_statistics(R_TOY, 0.0)
+    out = np.empty((3, len(u0s)))
+    ex = np.empty_like(out)
+    for j, u0 in enumerate(u0s):
+        t_end = 6 * 1.0 / (2 * s[0]) * u0**-2 * 1.5
+        tt = np.linspace(0.0, t_end, 20001)
+        for i, lf in enumerate((2, 3, 4)):
+            W = fu.aligned_flow(tt, DEEP_L, lf, S, s, u0)
+            ka = np.argmax(W[:, 0] >= 0.5)
+            kb = np.argmax(W[:, 1] >= W[:, 1].max() / 2)
+            ex[i, j] = tt[kb] / tt[ka]
+            out[i, j] = fu.fusion_time_ratio(DEEP_L, lf, S, s, 1, u0)
+    return np.array(u0s), out, ex
+
+
+@claim("ch04-deep-init-trend", CH, "numeric",
+       "At ρ = 0 the relative error of the asymptotic deep-fusion ratio against the exact reduced flow shrinks as u0 "
+       "decreases from 0.2 to 0.025 for L_f = 2, 3, 4; intermediate-fusion ratios fall towards 1 while late fusion stays at 4.",
+       tol=1e-9, tol_reason="an ordering: the error is the number of violated inequalities")
+def _deep_trend():
+    u0s, th, ex = init_sweep()
+    rel = np.abs(th - ex) / ex
+    bad = int(np.sum(np.diff(rel, axis=1) > 0)) + int(np.sum(np.diff(ex[:2], axis=1) > 0))
+    bad += int(abs(ex[2, -1] - 4.0) > 0.1)
+    return float(bad), {"u0": u0s, "theory": th, "exact": ex, "rel": rel}
+
+
+def random_init_run():
+    """The authors' random Gaussian init (Frobenius norm u0 per branch layer), ρ = 0, 3 seeds per L_f."""
+    return deep_sweep("gaussian", 0.02, DEEP_U0, 16, 3, 320.0, (0.0,))
+
+
+@claim("ch04-random-init", CH, "numeric",
+       "Depth 4 from the authors' random Gaussian init (norm u0 = 0.1 per layer, 3 seeds): A is learned more than 2× "
+       "later than from the aligned init and the late-fusion ratio falls below the theory; the aligned-init theory "
+       "does not describe this regime.",
+       tol=1e-9, tol_reason="inequalities: the error counts the violated ones")
+def _random_init():
+    rnd = random_init_run()
+    al = deep_sweep()
+    j0 = list(DEEP_RHO).index(0.0)
+    delay = rnd["ta"][:, 0, :].mean() / al["ta"][:, j0, 0].mean()
+    th, _, _ = deep_theory()
+    late_short = rnd["ratio"][3, 0, :].mean() < th[3, j0]
+    bad = int(delay < 2.0) + int(not late_short)
+    return float(bad), {"delay": delay, "ratio": rnd["ratio"], "theory": th}
+
+
+# ------------------------------------------------------------------ over-parameterisation and ReLU
+
+
+@lru_cache(maxsize=None)
+def overparam_run(std: float = 1e-6, lr: float = 0.04, n_steps: int = 3000):
+    Ss, ss, es = [], [], []
+    for n in (70, 700):
+        d, S_true, w_true = fs.multi_samples(n, seed=0)
+        m = d.moments()
+        Ss.append(m.sigma[0]); ss.append(m.sigma_yx[0]); es.append(m.e_yy[0])
+    idx = [0, 0, 1, 1]  # (n = 70: early, late), (n = 700: early, late)
+    data = fs.FusionMoments(np.stack([Ss[i] for i in idx]), np.stack([ss[i] for i in idx]), np.array([es[i] for i in idx]))
+    net = fs.FusionNet(50, 50, 2, [1, 2, 1, 2], 50)
+    p = fs.gaussian_init(net, std, seed=0)
+
+    def rec(q):
+        dW = net.product(q) - w_true
+        return {"Eg": 0.5 * np.einsum("ei,ij,ej->e", dW, S_true, dW)}
+
+    steps = np.arange(0, n_steps + 1, 10)
+    tr = engine.train_gd(net, p, data, lr, steps=steps, record=rec)
+    minnorm = []
+    for S, s in zip(Ss, ss):
+        dW = np.linalg.pinv(S) @ s - w_true
+        minnorm.append(0.5 * dW @ S_true @ dW)
+    return steps * lr, tr["Eg"], tr.loss, np.array(minnorm)
+
+
+@claim("ch04-overparam", CH, "numeric",
+       "Over-parameterised data (D = 100, n = 70): early fusion ends at the minimum-norm interpolant's "
+       "generalisation error while late fusion ends more than 0.1 higher (a permanent bias); with n = 700 both "
+       "reach the unique least-squares solution.",
+       tol=1e-3, tol_reason="GD has converged to 1e-7 in loss after 3000 steps; the error is max(|Eg_early − Eg_minnorm| "
+                            "(n=70), |ΔEg| (n=700), shortfall of the 0.1 gap); measured 3.3e-6")
+def _overparam():
+    t, Eg, loss, minnorm = overparam_run()
+    final = Eg[-1]
+    err = max(abs(final[0] - minnorm[0]), abs(final[2] - final[3]), abs(final[2] - minnorm[1]), max(0.0, 0.1 - (final[1] - final[0])))
+    return float(err), {"t": t, "Eg": Eg, "minnorm": minnorm}
+
+
+@lru_cache(maxsize=None)
+def relu_run(rho: float, lr: float = 0.005, t_end: float = 25.0):
+    d = fs.toy_samples(R_TOY, rho, 2048, seed=1)
+    net = fs.FusionNet(1, 1, 2, 2, 10, slope=0.0)
+    p = fs.gaussian_init(net, 1e-4, n_ensemble=1, seed=2)
+    steps = np.arange(0, int(round(t_end / lr)) + 1, 5)
+    rec = lambda q: dict(zip(("WA", "WB"), (w[:, 0] for w in net.modality_coefficients(q, d))))
+    tr = engine.train_gd(net, p, d, lr, steps=steps, record=rec)
+    m = d.moments()
+    S, s = m.sigma[0], m.sigma_yx[0]
+    ta, tb = fs.half_times(steps * lr, tr["WA"], tr["WB"], fu.unimodal_solution(S, s, 1)[0] / 2)
+    return float(tb[0] / ta[0]), fu.late_fusion_time_ratio(S, s, 1)
+
+
+@claim("ch04-relu", CH, "numeric",
+       "Two-layer late-fusion ReLU networks (10 units per branch, 2048 samples, r = 2, ρ ∈ {0, 0.5}) have the linear "
+       "networks' time ratio (computed from the sample statistics).",
+       tol=5e-2, tol_reason="not a theorem for ReLU: the half-plane structure adds O(1) terms to ln(1/u0) = 9 at this "
+                            "init; measured 1.0% (ρ = 0) and 3.1% (ρ = 0.5) at η = 5e-3")
+def _relu():
+    out = {rho: relu_run(rho) for rho in (0.0, 0.5)}
+    err = max(abs(a - b) / b for a, b in out.values())
+    return float(err), {"runs": out}

@@ -1,0 +1,437 @@
+"""Unimodal bias in multimodal deep linear networks (Chapter 4; Zhang, Latham & Saxe 2024).
+
+Book conventions: scalar target ``y``, input ``x = [x_A; x_B]`` with modality A the first
+``d_a`` coordinates, ``Σ = E[xxᵀ]`` (not whitened), ``Σ_yx = E[y xᵀ]``, loss
+``L = ½E(y − W x)²`` and gradient flow ``τ dθ/dt = −∂L/∂θ``. A network fused at layer ``L_f``
+computes ``ŷ = W^tot x`` with ``W^tot = [W_A, W_B]``.
+
+Notation used throughout:
+
+* ``W_A^uni = Σ_yxA Σ_A⁻¹`` — the best A-only predictor, reached in the unimodal phase;
+* ``c_B = Σ_yxB − W_A^uni Σ_AB`` — modality B's correlation with the residual of that phase.
+
+Every function validates its inputs and raises ``ValueError`` outside the domain of the
+formula. This module never imports :mod:`theorylib.sim`.
+"""
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+from scipy.integrate import quad, solve_ivp
+
+__all__ = [
+    "toy_statistics",
+    "toy_statistics_expr",
+    "unimodal_solution",
+    "residual_drive",
+    "misattribution",
+    "fixed_point_losses",
+    "late_fusion_time_ratio",
+    "toy_time_ratio",
+    "logistic_weight",
+    "logistic_half_time",
+    "preference_lines",
+    "early_branch_size",
+    "fusion_times",
+    "fusion_time_ratio",
+    "aligned_flow",
+]
+
+
+# ---------------------------------------------------------------- statistics
+
+
+def toy_statistics_expr():
+    """Sympy form of the toy statistics: ``(Σ, Σ_yx, E y²)`` and the symbols ``(r, ρ)``.
+
+    ``x_A`` has standard deviation ``r``, ``x_B`` standard deviation 1, correlation ``ρ``,
+    and ``y = x_A + x_B``.
+    """
+    r = sp.symbols("r", positive=True)
+    rho = sp.symbols("rho", real=True)
+    S = sp.Matrix([[r**2, rho * r], [rho * r, 1]])
+    w = sp.Matrix([[1, 1]])
+    Syx = w * S
+    Eyy = (w * S * w.T)[0, 0]
+    return S, Syx, sp.expand(Eyy), (r, rho)
+
+
+def toy_statistics(r, rho):
+    """``(Σ, Σ_yx)`` of the two-scalar-modality toy (Chapter 4, eq. ``eq-ch04-toy``).
+
+    .. math:: \\Sigma = \\begin{pmatrix} r^2 & \\rho r\\\\ \\rho r & 1\\end{pmatrix},\\qquad
+       \\Sigma_{yx} = (r^2 + \\rho r,\\; 1 + \\rho r),
+
+    for ``σ_A = r``, ``σ_B = 1``, correlation ``ρ`` and ``y = x_A + x_B`` (A first).
+
+    Parameters
+    ----------
+    r : float
+        Ratio of standard deviations ``σ_A/σ_B > 0``.
+    rho : float
+        Correlation, ``−1 < ρ < 1``.
+
+    Returns
+    -------
+    sigma : ndarray (2, 2)
+    sigma_yx : ndarray (2,)
+
+    Raises
+    ------
+    ValueError
+        If ``r ≤ 0`` or ``|ρ| ≥ 1`` (then Σ is singular).
+    """
+    r = float(r)
+    rho = float(rho)
+    if not np.isfinite(r) or r <= 0:
+        raise ValueError(f"r must be positive; got {r}")
+    if not np.isfinite(rho) or abs(rho) >= 1:
+        raise ValueError(f"the correlation must satisfy |rho| < 1 (else Σ is singular); got {rho}")
+    sigma = np.array([[r * r, rho * r], [rho * r, 1.0]])
+    return sigma, np.array([r * r + rho * r, 1.0 + rho * r])
+
+
+def _stats(sigma, sigma_yx, d_a):
+    S = np.asarray(sigma, dtype=float)
+    s = np.asarray(sigma_yx, dtype=float).reshape(-1)
+    if S.ndim != 2 or S.shape[0] != S.shape[1]:
+        raise ValueError(f"sigma must be a square matrix; got shape {S.shape}")
+    D = S.shape[0]
+    if s.shape != (D,):
+        raise ValueError(f"sigma_yx must have {D} entries; got {s.size}")
+    if not (np.all(np.isfinite(S)) and np.all(np.isfinite(s))):
+        raise ValueError("sigma and sigma_yx must be finite")
+    if not np.allclose(S, S.T, atol=1e-12 * max(1.0, np.abs(S).max())):
+        raise ValueError("sigma must be symmetric")
+    if np.linalg.eigvalsh(S).min() <= 1e-12 * max(1.0, np.abs(S).max()):
+        raise ValueError("sigma must be positive definite")
+    if int(d_a) != d_a or not 1 <= d_a < D:
+        raise ValueError(f"d_a must be an integer with 1 ≤ d_a < {D} (both modalities non-empty); got {d_a}")
+    d_a = int(d_a)
+    return S, s, d_a
+
+
+def unimodal_solution(sigma, sigma_yx, d_a):
+    """The A-only fixed point ``W_A^uni = Σ_yxA Σ_A⁻¹`` (Chapter 4, Theorem ``thm-ch04-fixed``).
+
+    Parameters
+    ----------
+    sigma : ndarray (D, D)
+        Input covariance, symmetric positive definite.
+    sigma_yx : ndarray (D,)
+        Input-output correlation.
+    d_a : int
+        Number of coordinates of modality A (the first ones).
+
+    Returns
+    -------
+    ndarray (d_a,)
+
+    Raises
+    ------
+    ValueError
+        If Σ is not symmetric positive definite, shapes disagree or ``d_a`` is out of range.
+    """
+    S, s, d_a = _stats(sigma, sigma_yx, d_a)
+    return np.linalg.solve(S[:d_a, :d_a], s[:d_a])
+
+
+def residual_drive(sigma, sigma_yx, d_a):
+    """``c_B = Σ_yxB − W_A^uni Σ_AB``: B's correlation with the residual of the unimodal phase.
+
+    Returns
+    -------
+    ndarray (d_b,)
+    """
+    S, s, d_a = _stats(sigma, sigma_yx, d_a)
+    return s[d_a:] - unimodal_solution(S, s, d_a) @ S[:d_a, d_a:]
+
+
+def misattribution(sigma, sigma_yx, d_a):
+    """``W_A^uni − w_A* = w_B*ᵀ Σ_BA Σ_A⁻¹`` (Theorem ``thm-ch04-late``; toy: ``ρ/r``).
+
+    ``w* = Σ_yx Σ⁻¹`` is the full solution; during the unimodal phase modality A also carries
+    the part of the target that it can predict through its correlation with B.
+    """
+    S, s, d_a = _stats(sigma, sigma_yx, d_a)
+    w = np.linalg.solve(S, s)
+    return unimodal_solution(S, s, d_a) - w[:d_a]
+
+
+def fixed_point_losses(sigma, sigma_yx, d_a, e_yy):
+    """Loss at the fixed points ``M_0, M_A, M_B, M_*`` (Theorem ``thm-ch04-fixed``).
+
+    ``L(M_0) = ½E y²``, ``L(M_A) = ½(E y² − Σ_yxA Σ_A⁻¹ Σ_yxAᵀ)``, likewise ``M_B``, and
+    ``L(M_*) = ½(E y² − Σ_yx Σ⁻¹ Σ_yxᵀ)``.
+
+    Returns
+    -------
+    dict
+        ``{"M0", "MA", "MB", "Mstar"}`` -> float.
+
+    Raises
+    ------
+    ValueError
+        If ``e_yy`` is smaller than the variance explained by the best linear predictor.
+    """
+    S, s, d_a = _stats(sigma, sigma_yx, d_a)
+    e_yy = float(e_yy)
+    full = s @ np.linalg.solve(S, s)
+    if not np.isfinite(e_yy) or e_yy < full * (1 - 1e-12):
+        raise ValueError("E[y²] must be at least Σ_yx Σ⁻¹ Σ_yxᵀ (the variance the best linear predictor explains)")
+    sa, sb = s[:d_a], s[d_a:]
+    return {
+        "M0": 0.5 * e_yy,
+        "MA": 0.5 * (e_yy - sa @ np.linalg.solve(S[:d_a, :d_a], sa)),
+        "MB": 0.5 * (e_yy - sb @ np.linalg.solve(S[d_a:, d_a:], sb)),
+        "Mstar": 0.5 * (e_yy - full),
+    }
+
+
+# ---------------------------------------------------------------- two-layer late fusion
+
+
+def late_fusion_time_ratio(sigma, sigma_yx, d_a):
+    """``t_B/t_A`` for two-layer late fusion from small initialisation (Theorem ``thm-ch04-ratio``).
+
+    .. math:: \\frac{t_B}{t_A} = 1 + \\frac{\\lVert\\Sigma_{yxA}\\rVert - \\Sigma_{yxB}\\cdot\\hat c_B}{\\lVert c_B\\rVert},
+       \\qquad \\hat c_B = c_B/\\lVert c_B\\rVert,
+
+    which is the boxed formula ``1 + (‖Σ_yxA‖ − ‖Σ_yxB‖)/‖c_B‖`` of Zhang et al. when
+    ``Σ_yxB`` and ``c_B`` point the same way, and the exact small-initialisation limit for a
+    one-dimensional modality B of either sign. Toy case: ``1 + (r² − 1)/(1 − ρ²)``.
+
+    Raises
+    ------
+    ValueError
+        If Σ is not positive definite; if A is not learned first (``‖Σ_yxA‖ < ‖Σ_yxB‖``);
+        if ``c_B = 0`` (B is never learned); or if B is multi-dimensional and
+        ``Σ_yxB·c_B ≤ 0``, where neither form is exact (the hidden direction rotates).
+    """
+    S, s, d_a = _stats(sigma, sigma_yx, d_a)
+    sa, sb = s[:d_a], s[d_a:]
+    na, nb = np.linalg.norm(sa), np.linalg.norm(sb)
+    if na < nb * (1 - 1e-12):
+        raise ValueError(f"A is not learned first: ‖Σ_yxA‖ = {na:.4g} < ‖Σ_yxB‖ = {nb:.4g} (swap the modalities)")
+    c = residual_drive(S, s, d_a)
+    nc = np.linalg.norm(c)
+    if nc <= 1e-12 * max(1.0, na):
+        raise ValueError("c_B = 0: B is uncorrelated with the residual of the unimodal phase and is never learned")
+    proj = float(sb @ c) / nc
+    if sb.size > 1 and proj <= 0:
+        raise ValueError(
+            "multi-dimensional modality B with Σ_yxB·c_B ≤ 0: neither the boxed nor the signed "
+            "formula is exact (the hidden direction rotates through directions orthogonal to c_B)"
+        )
+    return 1.0 + (na - proj) / nc
+
+
+def toy_time_ratio(r, rho):
+    """``1 + (r² − 1)/(1 − ρ²)``: the toy form of :func:`late_fusion_time_ratio` (needs ``r ≥ 1``)."""
+    r = np.asarray(r, dtype=float)
+    rho = np.asarray(rho, dtype=float)
+    if np.any(~np.isfinite(r)) or np.any(r < 1):
+        raise ValueError("need r ≥ 1 so that A is learned first")
+    if np.any(~np.isfinite(rho)) or np.any(np.abs(rho) >= 1):
+        raise ValueError("need |rho| < 1")
+    return 1.0 + (r**2 - 1.0) / (1.0 - rho**2)
+
+
+def logistic_weight(t, w_star, w0, drive, tau=1.0):
+    """Late-fusion weight of one modality when ``ρ = 0`` (Theorem ``thm-ch04-logistic``).
+
+    .. math:: W(t) = \\frac{W^*}{1 + (W^*/W(0) - 1)\\,e^{-2\\Sigma_{yx}t/\\tau}},
+
+    the solution of ``τẆ = 2W(Σ_yx − σ²W)`` with ``W^* = Σ_yx/σ²``.
+
+    Raises
+    ------
+    ValueError
+        Unless ``w_star, w0, drive, tau > 0``.
+    """
+    w_star, w0, drive, tau = (np.asarray(v, dtype=float) for v in (w_star, w0, drive, tau))
+    for name, v in (("w_star", w_star), ("w0", w0), ("drive", drive), ("tau", tau)):
+        if np.any(~np.isfinite(v)) or np.any(v <= 0):
+            raise ValueError(f"{name} must be positive")
+    t = np.asarray(t, dtype=float)
+    with np.errstate(over="ignore"):
+        return w_star / (1.0 + (w_star / w0 - 1.0) * np.exp(-2.0 * drive * t / tau))
+
+
+def logistic_half_time(w_star, w0, drive, tau=1.0):
+    """``t½ = (τ/2Σ_yx) ln(W*/W(0) − 1)``: when the logistic reaches ``W*/2`` (needs ``W(0) < W*/2``)."""
+    w_star, w0, drive = float(w_star), float(w0), float(drive)
+    if min(w_star, w0, drive, tau) <= 0 or w0 >= w_star / 2:
+        raise ValueError("need positive arguments and 0 < w0 < w_star/2")
+    return tau / (2 * drive) * np.log(w_star / w0 - 1.0)
+
+
+def preference_lines(sigma_a, sigma_b):
+    """The two lines of the superficial modality preference (``ρ = 0``, scalar modalities).
+
+    A is learned first iff ``w_A/w_B > (σ_B/σ_A)²`` (prioritisation) and A explains more
+    output variance iff ``w_A/w_B > σ_B/σ_A`` (contribution); between the lines the modality
+    learned first is the less important one.
+
+    Returns
+    -------
+    (prioritisation, contribution) : tuple of float
+    """
+    sigma_a, sigma_b = float(sigma_a), float(sigma_b)
+    if min(sigma_a, sigma_b) <= 0:
+        raise ValueError("standard deviations must be positive")
+    q = sigma_b / sigma_a
+    return q * q, q
+
+
+# ---------------------------------------------------------------- deep and intermediate fusion
+
+
+def _scalar_setup(depth, fusion_layer, sigma, sigma_yx, d_a, u0):
+    S, s, d_a = _stats(sigma, sigma_yx, d_a)
+    if S.shape[0] != 2:
+        raise ValueError("the deep-fusion formulas are derived for scalar modalities (d_a = d_b = 1)")
+    if int(depth) != depth or depth < 2:
+        raise ValueError(f"depth must be an integer ≥ 2; got {depth}")
+    if int(fusion_layer) != fusion_layer or not 1 <= fusion_layer <= depth:
+        raise ValueError(f"fusion_layer must be an integer in [1, depth]; got {fusion_layer}")
+    u0 = float(u0)
+    if not 0 < u0 < 1:
+        raise ValueError(f"u0 must lie in (0, 1) (the theory integrates u from u0 to 1); got {u0}")
+    sa, sb = s[0], s[1]
+    c = float(residual_drive(S, s, 1)[0])
+    if abs(sa) < abs(sb) * (1 - 1e-12):
+        raise ValueError(f"A is not learned first: |Σ_yxA| = {abs(sa):.4g} < |Σ_yxB| = {abs(sb):.4g}")
+    if abs(c) <= 1e-12 * max(1.0, abs(sa)):
+        raise ValueError("c_B = 0: B is never learned")
+    # orient each modality so that its final weight is positive (the aligned init's signs)
+    k = float(np.sign(c) * sb / abs(sa))
+    w_uni = abs(sa) / S[0, 0]
+    return int(depth), int(fusion_layer), abs(sa), k, abs(c), w_uni, u0
+
+
+def early_branch_size(u_a, u0, k, fusion_layer):
+    """Size ``u_B`` of B's factors when A's factors have size ``u_A`` in the loss-free phase.
+
+    Solution of ``du_B/du_A = k (u_B/u_A)^{L_f−1}`` with ``u_B(u0) = u0`` (Theorem ``thm-ch04-deep``):
+    ``u_B = u0 + k(u_A − u0)`` for ``L_f = 1``, ``u_B = u0 (u_A/u0)^k`` for ``L_f = 2`` and
+    ``u_B^{2−L_f} = u0^{2−L_f} + k(u_A^{2−L_f} − u0^{2−L_f})`` otherwise.
+    """
+    u_a = np.asarray(u_a, dtype=float)
+    Lf = int(fusion_layer)
+    if Lf == 1:
+        return u0 + k * (u_a - u0)
+    if Lf == 2:
+        return u0 * (u_a / u0) ** k
+    p = 2.0 - Lf
+    return (u0**p + k * (u_a**p - u0**p)) ** (1.0 / p)
+
+
+def fusion_times(depth, fusion_layer, sigma, sigma_yx, d_a, u0, tau=1.0):
+    """``(t_A, t_B − t_A)`` for a depth-``L`` network fused at layer ``L_f`` (Theorem ``thm-ch04-deep``).
+
+    Aligned rank-one balanced initialisation: every factor of either branch has size ``u0``,
+    shared factors ``√2 u0``. With ``k = Σ_yxB/Σ_yxA`` and ``u_B(u)`` from
+    :func:`early_branch_size`,
+
+    .. math:: t_A = \\tau\\int_{u_0}^{1}\\frac{du}{\\Sigma_{yxA}\\,u^{L_f-1}\\,(u^2+u_B(u)^2)^{(L-L_f)/2}}
+
+    (quadrature), and the unimodal phase lasts
+    ``τ(1−k) ln(1/u0) / (c_B (W_A^uni)^{1−2/L})`` for ``L_f = 2`` and
+    ``τ u0^{2−L_f}(1−k) / ((L_f−2) c_B (W_A^uni)^{1−L_f/L})`` for ``L_f > 2``; 0 for ``L_f = 1``.
+
+    Scalar modalities; each modality is oriented so that its final weight is positive.
+
+    Raises
+    ------
+    ValueError
+        If the modalities are not scalar, A is not learned first (``|Σ_yxA| < |Σ_yxB|``),
+        ``c_B = 0``, Σ is not positive definite, or ``depth``, ``fusion_layer``, ``u0`` are
+        out of range.
+    """
+    L, Lf, sa, k, c, w_uni, u0 = _scalar_setup(depth, fusion_layer, sigma, sigma_yx, d_a, u0)
+    if tau <= 0:
+        raise ValueError("tau must be positive")
+
+    def integrand(u):
+        ub = early_branch_size(u, u0, k, Lf)
+        return 1.0 / (sa * u ** (Lf - 1) * (u * u + ub * ub) ** ((L - Lf) / 2))
+
+    t_a = tau * quad(integrand, u0, 1.0, limit=200, epsabs=0.0, epsrel=1e-11)[0]
+    if Lf == 1:
+        lag = 0.0
+    elif Lf == 2:
+        lag = tau * (1 - k) * np.log(1 / u0) / (c * w_uni ** (1 - Lf / L))
+    else:
+        lag = tau * u0 ** (2 - Lf) * (1 - k) / ((Lf - 2) * c * w_uni ** (1 - Lf / L))
+    return t_a, lag
+
+
+def fusion_time_ratio(depth, fusion_layer, sigma, sigma_yx, d_a, u0):
+    """``t_B/t_A`` for a depth-``L`` network fused at layer ``L_f`` (Theorem ``thm-ch04-deep``).
+
+    ``1 + (t_B − t_A)/t_A`` with the times of :func:`fusion_times`: 1 for early fusion
+    (``L_f = 1``, no unimodal phase); increasing in ``L_f``; for ``L_f = L`` it tends to the
+    two-layer ratio as ``u0 → 0``.
+
+    Parameters
+    ----------
+    depth : int
+        Number of weight layers ``L ≥ 2``.
+    fusion_layer : int
+        ``1 ≤ L_f ≤ L`` (1: early fusion, ``L``: late fusion).
+    sigma, sigma_yx, d_a
+        Statistics as in :func:`unimodal_solution` (scalar modalities: ``D = 2``, ``d_a = 1``).
+    u0 : float
+        Initial size of every branch factor, ``0 < u0 < 1``.
+
+    Raises
+    ------
+    ValueError
+        See :func:`fusion_times`.
+    """
+    t_a, lag = fusion_times(depth, fusion_layer, sigma, sigma_yx, d_a, u0)
+    return 1.0 + lag / t_a
+
+
+def aligned_flow(t, depth, fusion_layer, sigma, sigma_yx, u0, tau=1.0):
+    """Exact flow on the aligned rank-one balanced manifold (Lemma ``thm-ch04-reduction``).
+
+    With branch factors ``u_A, u_B`` and shared factors ``v = √(u_A² + u_B²)``,
+    ``W_A = u_A^{L_f} v^{L−L_f}``, ``W_B = u_B^{L_f} v^{L−L_f}`` and
+
+    .. math:: \\tau\\dot u_A = g_A\\,u_A^{L_f-1}v^{L-L_f},\\qquad
+              \\tau\\dot u_B = g_B\\,u_B^{L_f-1}v^{L-L_f},\\qquad g = \\Sigma_{yx} - W\\Sigma,
+
+    (for ``L_f = 1`` the factors are the two entries of the fusion row and ``u^{0} = 1``),
+    integrated by ``solve_ivp`` from ``u_A = u_B = u0`` (all factors positive; the statistics are
+    used as given, without the re-orientation of :func:`fusion_times`). Scalar modalities.
+
+    Returns
+    -------
+    W : ndarray (len(t), 2)
+        ``(W_A(t), W_B(t))``.
+    """
+    S, s, _ = _stats(sigma, sigma_yx, 1)
+    if S.shape[0] != 2:
+        raise ValueError("aligned_flow is for scalar modalities (D = 2)")
+    L, Lf = int(depth), int(fusion_layer)
+    if L < 1 or not 1 <= Lf <= L:
+        raise ValueError("need 1 ≤ fusion_layer ≤ depth")
+    if u0 <= 0:
+        raise ValueError("u0 must be positive")
+    t = np.asarray(t, dtype=float)
+
+    def W_of(u):
+        v = np.hypot(u[0], u[1])
+        return np.array([u[0] ** Lf, u[1] ** Lf]) * v ** (L - Lf), v
+
+    def rhs(_t, u):
+        W, v = W_of(u)
+        g = s - S @ W
+        return g * u ** (Lf - 1) * v ** (L - Lf) / tau
+
+    sol = solve_ivp(rhs, (0.0, float(t[-1])), np.array([u0, u0], float), t_eval=t, method="DOP853", rtol=1e-10, atol=1e-14)
+    if not sol.success:
+        raise ValueError(f"integration failed: {sol.message}")
+    return np.array([W_of(sol.y[:, i])[0] for i in range(len(t))])
