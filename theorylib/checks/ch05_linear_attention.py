@@ -240,23 +240,25 @@ def _merged_ode():
        "dsolve of τu̇ = 2u(λ²√D − λ³s u), u(0) = w², gives σ = u/√D equal to the closed form, and "
        "L(M = σI) = Dλ(1 − 2λσ + λ²sσ²).")
 def _merged_dsolve():
-    return merged_dsolve_residual()
+    res, data = merged_dsolve_residual()
+    return res, data
 
 
 def merged_dsolve_residual():
     sig, (t, D, N, w0, lam, tau) = la.merged_sigma_expr()
     u = sp.Function("u")
-    a, b = sp.symbols("a b", positive=True)  # a = λ²√D = ‖Σ_yz‖, b = λ³s (Σ_zz = b I)
+    a, b, X = sp.symbols("a b X", positive=True)  # a = λ²√D = ‖Σ_yz‖, b = λ³s (Σ_zz = b I)
     ode = sp.Eq(tau * u(t).diff(t), 2 * u(t) * (a - b * u(t)))
-    sol = sp.dsolve(ode, u(t), ics={u(0): w0**2})
+    sol = sp.dsolve(ode, u(t), ics={u(0): w0**2}, hint="Bernoulli")
     s = 1 + (1 + D) / N
-    r1 = sp.simplify(sol.rhs.subs({a: lam**2 * sp.sqrt(D), b: lam**3 * s}) / sp.sqrt(D) - sig)
+    sigma_derived = sol.rhs.subs({a: lam**2 * sp.sqrt(D), b: lam**3 * s}) / sp.sqrt(D)
+    r1 = sp.cancel((sigma_derived - sig).subs(sp.exp(2 * lam**2 * sp.sqrt(D) * t / tau), X))
     # loss along the path for a concrete D (trace needs an explicit matrix)
     S = sp.symbols("sigma", real=True)
     Dn = 3
     L = la.population_loss_expr(S * sp.eye(Dn), lam * sp.eye(Dn), N)
     r2 = sp.simplify(L - Dn * lam * (1 - 2 * lam * S + lam**2 * (1 + sp.Integer(1 + Dn) / N) * S**2))
-    return sp.Matrix([r1, r2])
+    return sp.Matrix([r1, r2]), {"ode": ode, "solution": sol, "sigma": sigma_derived}
 
 
 def _generic_moments(D):
@@ -562,7 +564,7 @@ def _escape():
 
 # =========================================================================== numeric: separate
 @lru_cache(maxsize=None)
-def separate_run(scale=SEP_SCALE, dt=SEP_DT, T=SEP_T, seeds=N_SEEDS, every=2):
+def separate_run(scale=SEP_SCALE, dt=SEP_DT, T=SEP_T, seeds=N_SEEDS, every=4):
     Lam, O, pm = setting()
     model = at.SeparateAttention(4, H_SEP)
     p0 = at.separate_random_init(4, H_SEP, 1, scale, seeds, seed=0)
@@ -799,7 +801,7 @@ def pcr_data(P=3000):
     model = at.SeparateAttention(4, H_SEP)
     p0 = at.separate_random_init(4, H_SEP, 1, 0.02, 1, seed=4)
     t = np.round(np.arange(0, 16000 + 1e-9, 1.0), 10)
-    tr = train_gd(model, p0, pm, SEP_DT, times=t, rates=model.paper_rates, record=lambda p: {"M": model.product(p)})
+    tr = train_gd(model, p0, pm, 1.0, times=t, rates=model.paper_rates, record=lambda p: {"M": model.product(p)})
     levels = la.fixed_point_losses(SPECTRUM, PCR_N)
     ip = np.searchsorted(t, plateau_times(t, tr.loss[:, 0], levels))
     Ms = tr["M"][ip[1:], 0]  # plateaus m = 1 … 4
@@ -827,16 +829,22 @@ def _pcr():
 
 
 @lru_cache(maxsize=None)
-def finite_sample_run(P=20000, seed=3):
+def finite_sample_run(P=20000, seed=3, dt=1.0, T=SEP_T):
     Lam, O, pm = setting()
     seq = at.sample_sequences(Lam, N_CTX, P, seed=seed)
     data = at.moments_from_sequences(seq)
     model = at.SeparateAttention(4, H_SEP)
     p0 = at.separate_random_init(4, H_SEP, 1, SEP_SCALE, 1, seed=0)
-    t = np.round(np.arange(0, SEP_T + 1e-9, 5 * SEP_DT), 10)
+    t = np.round(np.arange(0, T + 1e-9, 4 * dt), 10)
     rec = lambda p: {"test": model.loss(p, pm)}
-    tr = train_gd(model, p0, data, SEP_DT, times=t, rates=model.paper_rates, record=rec)
-    return t, tr, data
+    tr = train_gd(model, p0, data, dt, times=t, rates=model.paper_rates, record=rec)
+    # Monte-Carlo standard error of the training loss at each population fixed point M_m
+    se = []
+    for m in range(5):
+        M = la.fixed_point(Lam, N_CTX, range(m))
+        sq = (seq.yq - at.predict_with(M[None], seq)[0]) ** 2
+        se.append(sq.std() / np.sqrt(seq.P))
+    return t, tr, data, np.array(se)
 
 
 @claim("ch05-finite-sample", CH, "numeric",
@@ -846,18 +854,9 @@ def finite_sample_run(P=20000, seed=3):
        tol_reason="error is the largest plateau shift in units of the Monte-Carlo standard error of the training "
                   "loss at that plateau (std of the squared errors / √P), which is what the shift is made of")
 def _finite():
-    t, tr, data = finite_sample_run()
+    t, tr, data, se = finite_sample_run()
     levels = la.fixed_point_losses(SPECTRUM, N_CTX)
     sim = plateau_levels(t, tr.loss[:, 0], levels)
-    # standard error of the empirical loss at M_m, from the population fourth moments via sampled data
-    Lam, O, pm = setting()
-    seq = at.sample_sequences(Lam, N_CTX, 20000, seed=3)
-    se = []
-    for m in range(5):
-        M = la.fixed_point(Lam, N_CTX, range(m))
-        sq = (seq.yq - at.predict_with(M[None], seq)[0]) ** 2
-        se.append(sq.std() / np.sqrt(seq.P))
-    se = np.array(se)
     if not np.all(np.isfinite(sim)):
         return np.inf
     shift = sim - levels
