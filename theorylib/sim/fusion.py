@@ -238,6 +238,8 @@ class FusionNet:
                     m[e, :hidden, cut:] = 0.0
                     m[e, hidden:, :cut] = 0.0
             self.masks[self.names[l - 1]] = m
+        # layers that are shared in every member need no masking in the gradient
+        self._full = {n: bool(np.all(m == 1)) for n, m in self.masks.items()}
 
     @property
     def n_members(self):
@@ -295,7 +297,8 @@ class FusionNet:
             # ∂L/∂W_l = −(W_L⋯W_{l+1})ᵀ R (W_{l−1}⋯W_1)ᵀ, a rank-one matrix per member
             left = np.ones_like(R[:, :, :1]) if back is None else back  # (E, 1, H_l)
             right = R if l == 0 else R @ np.swapaxes(before[l - 1], 1, 2)  # (E, 1, H_{l-1})
-            g[self.names[l]] = -(np.swapaxes(left, 1, 2) @ right) * self.masks[self.names[l]]
+            gl = -(np.swapaxes(left, 1, 2) @ right)
+            g[self.names[l]] = gl if self._full[self.names[l]] else gl * self.masks[self.names[l]]
             back = Ws[l] if back is None else back @ Ws[l]
         return g
 
@@ -320,7 +323,8 @@ class FusionNet:
         g = {}
         for l in range(self.depth - 1, -1, -1):
             name = self.names[l]
-            g[name] = (delta @ np.swapaxes(hs[l], 1, 2)) * self.masks[name]
+            gl = delta @ np.swapaxes(hs[l], 1, 2)
+            g[name] = gl if self._full[name] else gl * self.masks[name]
             if l > 0:
                 delta = np.swapaxes(params[name], 1, 2) @ delta
                 if self.slope != 1.0:

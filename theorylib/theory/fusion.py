@@ -29,6 +29,7 @@ __all__ = [
     "late_fusion_time_ratio",
     "toy_time_ratio",
     "logistic_weight",
+    "logistic_weight_expr",
     "logistic_half_time",
     "preference_lines",
     "early_branch_size",
@@ -237,6 +238,11 @@ def toy_time_ratio(r, rho):
     return 1.0 + (r**2 - 1.0) / (1.0 - rho**2)
 
 
+def logistic_weight_expr(t, w_star, w0, drive, tau=1):
+    """Sympy twin of :func:`logistic_weight` (any sympy arguments)."""
+    return w_star / (1 + (w_star / w0 - 1) * sp.exp(-2 * drive * t / tau))
+
+
 def logistic_weight(t, w_star, w0, drive, tau=1.0):
     """Late-fusion weight of one modality when ``ρ = 0`` (Theorem ``thm-ch04-logistic``).
 
@@ -394,7 +400,7 @@ def fusion_time_ratio(depth, fusion_layer, sigma, sigma_yx, d_a, u0):
     return 1.0 + lag / t_a
 
 
-def aligned_flow(t, depth, fusion_layer, sigma, sigma_yx, u0, tau=1.0):
+def aligned_flow(t, depth, fusion_layer, sigma, sigma_yx, u0, tau=1.0, rtol=1e-10):
     """Exact flow on the aligned rank-one balanced manifold (Lemma ``thm-ch04-reduction``).
 
     With branch factors ``u_A, u_B`` and shared factors ``v = √(u_A² + u_B²)``,
@@ -406,6 +412,9 @@ def aligned_flow(t, depth, fusion_layer, sigma, sigma_yx, u0, tau=1.0):
     (for ``L_f = 1`` the factors are the two entries of the fusion row and ``u^{0} = 1``),
     integrated by ``solve_ivp`` from ``u_A = u_B = u0`` (all factors positive; the statistics are
     used as given, without the re-orientation of :func:`fusion_times`). Scalar modalities.
+
+    rtol : float
+        Relative tolerance of ``solve_ivp`` (DOP853; ``atol = 1e-14``).
 
     Returns
     -------
@@ -431,7 +440,8 @@ def aligned_flow(t, depth, fusion_layer, sigma, sigma_yx, u0, tau=1.0):
         g = s - S @ W
         return g * u ** (Lf - 1) * v ** (L - Lf) / tau
 
-    sol = solve_ivp(rhs, (0.0, float(t[-1])), np.array([u0, u0], float), t_eval=t, method="DOP853", rtol=1e-10, atol=1e-14)
+    sol = solve_ivp(rhs, (0.0, float(t[-1])), np.array([u0, u0], float), t_eval=t, method="DOP853", rtol=rtol, atol=1e-14)
     if not sol.success:
         raise ValueError(f"integration failed: {sol.message}")
-    return np.array([W_of(sol.y[:, i])[0] for i in range(len(t))])
+    u = sol.y  # (2, T)
+    return (u**Lf * np.hypot(u[0], u[1]) ** (L - Lf)).T
