@@ -362,7 +362,7 @@ def _record(net):
 
 
 @lru_cache(maxsize=None)
-def two_layer_run(fusion_layer: int, rho: float, r: float = R_TOY, u0: float = 1e-3, lr: float = 1e-3, t_end: float = 6.0):
+def two_layer_run(fusion_layer: int, rho: float, r: float = R_TOY, u0: float = 1e-3, lr: float = 1e-3, t_end: float = 10.0):
     """GD on the toy from the aligned init (hidden 2 per branch; width does not matter on the manifold)."""
     net = fs.FusionNet(1, 1, 2, fusion_layer, 2)
     p = fs.aligned_init(net, u0, n_ensemble=1, seed=0)
@@ -372,7 +372,7 @@ def two_layer_run(fusion_layer: int, rho: float, r: float = R_TOY, u0: float = 1
 
 
 @claim("ch04-gd-trajectories", CH, "numeric",
-       "Two-layer toy (r = 2, ρ = 0, u0 = 1e-3): GD (η = 1e-3) follows the logistic of each modality for late "
+       "Two-layer toy (r = 2, ρ = 0, u0 = 1e-3, t ≤ 10): GD (η = 1e-3) follows the logistic of each modality for late "
        "fusion and the reduced flow (aligned_flow with L_f = 1) for early fusion.",
        tol=1e-2, tol_reason="Euler error O(η Σ_yxA) on weights of size 1: measured 6.0e-3 at η = 1e-3 and 1.2e-2 at η = 2e-3 (first order)")
 def _traj():
