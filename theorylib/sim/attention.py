@@ -119,6 +119,7 @@ class AttentionMoments:
         object.__setattr__(self, "C", C)
         object.__setattr__(self, "yy", float(self.yy))
         object.__setattr__(self, "kron", kron)
+        object.__setattr__(self, "_b_symmetric", kron is not None and bool(np.array_equal(kron[1], kron[1].T)))
 
     @property
     def D(self) -> int:
@@ -128,7 +129,7 @@ class AttentionMoments:
         """``mat(S vec M)`` for ``M`` of shape (E, D, D)."""
         if self.kron is not None:
             A, B = self.kron
-            return A @ M @ B.T
+            return A @ M @ B.T if not self._b_symmetric else A @ M @ B
         E = M.shape[0]
         D = self.D
         return (M.reshape(E, D * D) @ self.S).reshape(E, D, D)
@@ -332,7 +333,7 @@ class _Attention:
         """``L = E(y_q − βᵀMx_q)²`` (no ½), shape (E,)."""
         self._check_data(data)
         M = self.product(params)
-        return data.yy - 2.0 * np.einsum("eab,ab->e", M, data.C) + np.einsum("eab,eab->e", M, data.apply_S(M))
+        return data.yy + np.sum(M * (data.apply_S(M) - 2.0 * data.C), axis=(1, 2))
 
     def residual(self, params, data):
         """``G = −½ ∂L/∂M = C − mat(S vec M)``, shape (E, D, D)."""
@@ -439,7 +440,7 @@ class SeparateAttention(_Attention):
         Gq = (qf @ np.swapaxes(G, 1, 2)).reshape(k.shape)  # G q_ir
         Gk = (kf @ G).reshape(k.shape)  # Gᵀ k_ir
         vv = -2.0 * v[:, :, None, None]
-        return {"v": -2.0 * np.einsum("ehrd,ehrd->eh", k, Gq), "k": vv * Gq, "q": vv * Gk}
+        return {"v": -2.0 * np.sum(k * Gq, axis=(2, 3)), "k": vv * Gq, "q": vv * Gk}
 
     def embed(self, params, member=0, rng=None):
         """Full ``(W^V_i, W^K_i, W^Q_i)`` of one member; ``W^K_i, W^Q_i`` are R×(D+1) with rows
