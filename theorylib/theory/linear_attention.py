@@ -91,7 +91,7 @@ def _spectrum(eigenvalues):
 
 # --------------------------------------------------------------------------- population statistics
 def gamma(Lambda, N):
-    """``Γ = (1 + 1/N) Λ + (tr Λ / N) I`` (Chapter 5, Lemma ``lem-ch05-moments``).
+    """``Γ = (1 + 1/N) Λ + (tr Λ / N) I`` (Chapter 5, Proposition ``prop-ch05-loss``).
 
     ``E[Λ̂²] = ΛΓ`` for Gaussian tokens, by the fourth-moment identity
     ``E[x xᵀ A x xᵀ] = ΛAΛ + ΛAᵀΛ + tr(AΛ) Λ``.
