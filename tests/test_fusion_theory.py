@@ -68,20 +68,19 @@ def test_late_ratio_toy_form_every_sign_of_rho(r, rho):
     assert abs(fu.late_fusion_time_ratio(S, s, 1) - (1 + (r * r - 1) / (1 - rho * rho))) < 1e-9 * fu.toy_time_ratio(r, rho)
 
 
-def test_late_ratio_boxed_form_when_drives_agree():
+def test_late_ratio_boxed_form_for_multidimensional_B():
     S = np.eye(3)
     S[0, 1] = S[1, 0] = 0.2
     s = np.array([3.0, 1.0, 1.0])
     c = fu.residual_drive(S, s, 1)
     assert np.allclose(c, [0.4, 1.0]) and s[1:] @ c > 0
     boxed = 1 + (3.0 - np.linalg.norm(s[1:])) / np.linalg.norm(c)
-    signed = 1 + (3.0 - s[1:] @ c / np.linalg.norm(c)) / np.linalg.norm(c)
-    got = fu.late_fusion_time_ratio(S, s, 1)
-    assert np.isclose(got, signed)
-    assert got >= boxed - 1e-12  # Σ_yxB·ĉ ≤ ‖Σ_yxB‖: the two forms differ unless Σ_yxB ∥ c_B
+    assert np.isclose(fu.late_fusion_time_ratio(S, s, 1), boxed)
     # a one-dimensional B has Σ_yxB·ĉ_B = ±|Σ_yxB|: signed = boxed exactly when the signs agree
     S1, s1 = fu.toy_statistics(2.0, 0.5)
     assert np.isclose(fu.late_fusion_time_ratio(S1, s1, 1), 1 + (s1[0] - s1[1]) / fu.residual_drive(S1, s1, 1)[0])
+    S2, s2 = fu.toy_statistics(3.0, -0.6)  # Σ_yxB = −0.8 < 0 < c_B = 0.64: signed 13.5, boxed 11
+    assert np.isclose(fu.late_fusion_time_ratio(S2, s2, 1), 13.5)
 
 
 def test_late_ratio_errors():

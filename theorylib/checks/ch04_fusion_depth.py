@@ -675,3 +675,47 @@ def _relu():
     out = {rho: relu_run(rho) for rho in (0.0, 0.5)}
     err = max(abs(a - b) / b for a, b in out.values())
     return float(err), {"runs": out}
+
+
+# ------------------------------------------------------------------ multi-dimensional B against its drive
+
+MULTI_SIGMA = ((1.0, 0.9, 0.0), (0.9, 1.0, 0.0), (0.0, 0.0, 1.0))
+MULTI_SYX = (3.0, 0.5, 0.2)
+MULTI_U0 = (1e-3, 1e-6, 1e-12, 1e-24, 1e-48)
+
+
+@lru_cache(maxsize=None)
+def multidim_run(lr: float = 0.005, seeds: int = 2):
+    """Late fusion with D_A = 1, D_B = 2 and Σ_yxB·c_B < 0 (cos θ = −0.89), random init, several u0 at once."""
+    S, s = np.array(MULTI_SIGMA), np.array(MULTI_SYX)
+    w = np.linalg.solve(S, s)
+    data = fs.FusionMoments(S, s, float(s @ w))
+    net = fs.FusionNet(1, 2, 2, 2, 8)
+    u0 = np.repeat(np.array(MULTI_U0), seeds)
+    p = fs.gaussian_init(net, 1.0, n_ensemble=len(u0), seed=1)
+    p = {k: v * u0[:, None, None] for k, v in p.items()}
+    t_end = 3.5 * np.log(1 / (8 * min(MULTI_U0) ** 2)) / 6 + 10
+    steps = np.arange(0, int(round(t_end / lr)) + 1, 4)
+    wb_dir = w[1:] / np.linalg.norm(w[1:])
+    rec = lambda q: {"WA": net.branch_weights(q)[0][:, 0], "WB": net.branch_weights(q)[1] @ wb_dir}
+    tr = engine.train_gd(net, p, data, lr, steps=steps, record=rec)
+    ta, tb = fs.half_times(steps * lr, tr["WA"], tr["WB"], fu.unimodal_solution(S, s, 1)[0] / 2)
+    return np.array(MULTI_U0), (tb / ta).reshape(len(MULTI_U0), seeds)
+
+
+@claim("ch04-multidim-limit", CH, "numeric",
+       "Two-dimensional B with Σ_yxB·c_B < 0 (cos θ = −0.89): the GD time ratio decreases monotonically as u0 goes from "
+       "1e-3 to 1e-48 and approaches the boxed form 1 + (‖Σ_yxA‖ − ‖Σ_yxB‖)/‖c_B‖ (2.11), not the signed one (2.58).",
+       tol=3e-2, tol_reason="the approach is logarithmic: the projection factor (1 + cos θ)/2 adds "
+                            "ln(2/(1 + cos θ))‖Σ_yxA‖/(‖c_B‖ ln(1/u0)) ≈ 1.7% at u0 = 1e-48, plus an O(η) shift; measured 2.5% (monotonicity "
+                            "violations would add 1 each)")
+def _multidim():
+    u0, ratio = multidim_run()
+    S, s = np.array(MULTI_SIGMA), np.array(MULTI_SYX)
+    c = fu.residual_drive(S, s, 1)
+    boxed = 1 + (abs(s[0]) - np.linalg.norm(s[1:])) / np.linalg.norm(c)
+    signed = 1 + (abs(s[0]) - s[1:] @ c / np.linalg.norm(c)) / np.linalg.norm(c)
+    mean = ratio.mean(axis=1)
+    bad = int(np.sum(np.diff(mean) >= 0))
+    return float(abs(mean[-1] - boxed) / boxed + bad), {"u0": u0, "ratio": ratio, "boxed": boxed, "signed": signed,
+                                                         "cos": float(s[1:] @ c / np.linalg.norm(s[1:]) / np.linalg.norm(c))}

@@ -195,12 +195,14 @@ def fixed_point_losses(sigma, sigma_yx, d_a, e_yy):
 def late_fusion_time_ratio(sigma, sigma_yx, d_a):
     """``t_B/t_A`` for two-layer late fusion from small initialisation (Theorem ``thm-ch04-ratio``).
 
-    .. math:: \\frac{t_B}{t_A} = 1 + \\frac{\\lVert\\Sigma_{yxA}\\rVert - \\Sigma_{yxB}\\cdot\\hat c_B}{\\lVert c_B\\rVert},
+    For a one-dimensional modality B, the signed form
+
+    .. math:: \\frac{t_B}{t_A} = 1 + \\frac{\\lVert\\Sigma_{yxA}\\rVert - \\Sigma_{yxB}\\,\\hat c_B}{\\lVert c_B\\rVert},
        \\qquad \\hat c_B = c_B/\\lVert c_B\\rVert,
 
-    which is the boxed formula ``1 + (‖Σ_yxA‖ − ‖Σ_yxB‖)/‖c_B‖`` of Zhang et al. when
-    ``Σ_yxB`` and ``c_B`` point the same way, and the exact small-initialisation limit for a
-    one-dimensional modality B of either sign. Toy case: ``1 + (r² − 1)/(1 − ρ²)``.
+    exact to leading order in ``ln(1/u0)`` for either sign of ``Σ_yxB c_B``; for a multi-dimensional
+    B with ``Σ_yxB·c_B > 0``, Zhang et al.'s boxed form ``1 + (‖Σ_yxA‖ − ‖Σ_yxB‖)/‖c_B‖`` (the two
+    coincide for scalar B when ``Σ_yxB c_B > 0``). Toy case: ``1 + (r² − 1)/(1 − ρ²)`` for every ρ.
 
     Raises
     ------
@@ -222,8 +224,12 @@ def late_fusion_time_ratio(sigma, sigma_yx, d_a):
     if sb.size > 1 and proj <= 0:
         raise ValueError(
             "multi-dimensional modality B with Σ_yxB·c_B ≤ 0: neither the boxed nor the signed "
-            "formula is exact (the hidden direction rotates through directions orthogonal to c_B)"
+            "formula holds at practical u0 (B's hidden direction must rotate from Σ_yxB to c_B; the boxed "
+            "form is only the u0 → 0 limit, approached like 1/ln(1/u0); see Chapter 4)"
         )
+    if sb.size > 1:
+        # B's hidden direction rotates from Σ_yxB to c_B at an O(1) cost: the boxed form
+        return 1.0 + (na - nb) / nc
     return 1.0 + (na - proj) / nc
 
 
