@@ -23,6 +23,7 @@ import numpy as np
 import sympy as sp
 
 from . import deep_linear as dl
+from ._validate import positive as _pos
 
 __all__ = [
     "sigma_expr",
@@ -46,12 +47,6 @@ def _alpha(alpha):
         raise ValueError(f"the leak alpha must lie in [0, 1] (0 = ReLU, 1 = linear); got {alpha}")
     return a
 
-
-def _pos(name, x):
-    x = np.asarray(x, dtype=float)
-    if np.any(~np.isfinite(x)) or np.any(x <= 0):
-        raise ValueError(f"{name} must be positive and finite")
-    return x
 
 
 def sigma_expr():

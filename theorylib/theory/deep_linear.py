@@ -13,6 +13,8 @@ import numpy as np
 import sympy as sp
 from scipy.special import hyp2f1
 
+from ._validate import positive as _pos
+
 __all__ = [
     "mode_strength",
     "mode_strength_expr",
@@ -22,12 +24,6 @@ __all__ = [
     "deep_learning_time",
 ]
 
-
-def _pos(name, x):
-    x = np.asarray(x, dtype=float)
-    if np.any(~np.isfinite(x)) or np.any(x <= 0):
-        raise ValueError(f"{name} must be positive and finite")
-    return x
 
 
 def mode_strength_expr():

@@ -23,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
+from ._validate import positive as _pos
+
 __all__ = [
     "gamma",
     "gamma_expr",
@@ -54,12 +56,6 @@ U_MID = float((1.0 - 1.0 / np.sqrt(2.0)) ** (1.0 / 3.0))
 
 
 # --------------------------------------------------------------------------- helpers
-def _pos(name, x):
-    x = np.asarray(x, dtype=float)
-    if np.any(~np.isfinite(x)) or np.any(x <= 0):
-        raise ValueError(f"{name} must be positive and finite")
-    return x
-
 
 def _context_length(N):
     N = np.asarray(N, dtype=float)
