@@ -225,7 +225,7 @@ class FusionDepthSweep:
         self.lfs = np.array([1, 2, 3, 4])
         self.seeds = 2 if quick else 5
         self.E = len(self.lfs) * self.seeds
-        self.P = 2048 if quick else 8192
+        self.P = 4096 if quick else 8192
         self.steps = 400 if quick else 7000
         self.lr = 0.04
         self.loop_members = 4
