@@ -146,3 +146,19 @@ def test_dask_localcluster_gives_identical_numbers(dask_client):
 def test_dask_task_error_propagates(dask_client):
     with pytest.raises(ArithmeticError, match="boom"):
         sweep(failing, {"a": [1, 2]}, seeds=[0], client=dask_client, progress=False)
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    a=st.lists(st.integers(-5, 5), min_size=1, max_size=4),
+    b=st.lists(st.floats(-2, 2, allow_nan=False), min_size=1, max_size=3),
+    seeds=st.lists(st.integers(0, 50), min_size=1, max_size=4, unique=True),
+)
+def test_property_every_cell_holds_its_own_point(a, b, seeds):
+    """Whatever the grid, cell [i, j, k] is fn at (a[i], b[j], seeds[k]) (row-major, seeds last)."""
+    res = sweep(affine, {"a": a, "b": b}, seeds=seeds, progress=False)
+    expect = np.array([[[affine(x, y, s) for s in seeds] for y in b] for x in a])
+    np.testing.assert_array_equal(res.array(), expect)
