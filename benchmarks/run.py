@@ -99,6 +99,24 @@ def _to_torch(a):
     return torch.tensor(np.asarray(a), dtype=TORCH_DTYPE)
 
 
+def _sgd_loop(loss_fn, opt, steps, rec):
+    """The papers' per-network loop: ``steps`` full-batch SGD steps on ``loss_fn()``; returns the
+    loss (a float array) at the steps listed in ``rec`` (sorted, ending at ``steps``)."""
+    out = np.empty(len(rec))
+    i = 0
+    for k in range(steps + 1):
+        loss = loss_fn()
+        if k == rec[i]:
+            out[i] = loss.item()
+            i += 1
+        if k == steps:
+            break
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return out
+
+
 def _compare(ref, other, members):
     """Largest deviations of ``other`` from ``ref`` on the given ensemble members.
 
@@ -165,17 +183,7 @@ class TwoLayerEnsemble:
                 net[0].weight.copy_(_to_torch(self.init["W1"][e]))
                 net[1].weight.copy_(_to_torch(self.init["W2"][e]))
             opt = torch.optim.SGD(net.parameters(), lr=self.torch_lr)
-            i = 0
-            for k in range(self.steps + 1):
-                loss = crit(net(X), Y)
-                if k == self.rec[i]:
-                    losses[i, j] = loss.item() * self.loss_to_book
-                    i += 1
-                if k == self.steps:
-                    break
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
+            losses[:, j] = _sgd_loop(lambda: crit(net(X), Y), opt, self.steps, self.rec) * self.loss_to_book
             with torch.no_grad():
                 finals.append((net[1].weight @ net[0].weight).double().numpy())
         return {"loss": losses, "final": np.stack(finals)}
@@ -281,17 +289,7 @@ class FusionDepthSweep:
             blocks = {n: v[0] for n, v in self._blocks([e]).items()}
             net = TorchFusionNet(blocks, self.depth, int(self.lf[e]))
             opt = torch.optim.SGD(net.parameters(), lr=self.lr)
-            i = 0
-            for k in range(self.steps + 1):
-                loss = 0.5 * crit(net(xa, xb), y)  # the authors' 0.5*MSELoss
-                if k == self.rec[i]:
-                    losses[i, j] = loss.item()
-                    i += 1
-                if k == self.steps:
-                    break
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
+            losses[:, j] = _sgd_loop(lambda: 0.5 * crit(net(xa, xb), y), opt, self.steps, self.rec)  # the authors' 0.5*MSELoss
             with torch.no_grad():
                 finals.append(net.end_to_end().double().numpy())
         return {"loss": losses, "final": np.stack(finals)}
@@ -367,17 +365,7 @@ class DeepLinearLRSweep:
                 for l, name in enumerate(self._names()):
                     net[l].weight.copy_(_to_torch(self.init[name][e]))
             opt = torch.optim.SGD(net.parameters(), lr=self.lr[e] * self.n / 2)
-            i = 0
-            for k in range(self.steps + 1):
-                loss = crit(net(X), Y)
-                if k == self.rec[i]:
-                    losses[i, j] = loss.item() * self.loss_to_book
-                    i += 1
-                if k == self.steps:
-                    break
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
+            losses[:, j] = _sgd_loop(lambda: crit(net(X), Y), opt, self.steps, self.rec) * self.loss_to_book
             with torch.no_grad():
                 W = net[0].weight
                 for l in range(1, self.depth):
@@ -594,17 +582,7 @@ class SeparateAttentionFig3:
                 net.query.weight.copy_(_to_torch(self.init["q"][e, :, 0, :]))
                 net.value.weight.copy_(_to_torch(self.init["v"][e][:, None]))
             opt = torch.optim.SGD(net.parameters(), lr=self.lr)
-            i = 0
-            for k in range(self.steps + 1):
-                loss = crit(net(x, y), yq)
-                if k == self.rec[i]:
-                    losses[i, j] = loss.item()
-                    i += 1
-                if k == self.steps:
-                    break
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
+            losses[:, j] = _sgd_loop(lambda: crit(net(x, y), yq), opt, self.steps, self.rec)
             with torch.no_grad():
                 M = (net.key.weight * net.value.weight).T @ net.query.weight
                 finals.append(M.double().numpy())
