@@ -6,7 +6,9 @@ import pytest
 import sympy as sp
 
 from theorylib import claims
-from theorylib.symbolic import gradient, gradient_flow, hessian, is_zero, matrix_symbols, time_derivative
+from theorylib.symbolic import (
+    gradient, gradient_flow, hessian, is_zero, matrix_symbols, symmetric_matrix_symbols, time_derivative,
+)
 
 
 def test_gradient_flow_of_quadratic():
@@ -34,7 +36,14 @@ def test_hessian_at_point():
     assert hessian((1 - a * b) ** 2 / 2, [a, b], {a: 0, b: 0}) == sp.Matrix([[0, -1], [-1, 0]])
 
 
+def test_symmetric_matrix_symbols():
+    S = symmetric_matrix_symbols("c", 3, real=True)
+    assert S == S.T and len(S.free_symbols) == 6 and S[0, 2].name == "c_13"
+
+
 def test_helpers_reject_bad_input():
+    with pytest.raises(ValueError):
+        symmetric_matrix_symbols("c", 0)
     a = sp.symbols("a")
     with pytest.raises(ValueError):
         matrix_symbols("w", 0, 2)

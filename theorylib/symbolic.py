@@ -13,6 +13,7 @@ import sympy as sp
 
 __all__ = [
     "matrix_symbols",
+    "symmetric_matrix_symbols",
     "gradient",
     "gradient_flow",
     "time_derivative",
@@ -26,6 +27,13 @@ def matrix_symbols(name: str, rows: int, cols: int, **assumptions) -> sp.Matrix:
     if rows < 1 or cols < 1:
         raise ValueError("a matrix needs at least one row and one column")
     return sp.Matrix(rows, cols, lambda i, j: sp.Symbol(f"{name}_{i + 1}{j + 1}", **assumptions))
+
+
+def symmetric_matrix_symbols(name: str, n: int, **assumptions) -> sp.Matrix:
+    """A symmetric ``n × n`` matrix of symbols ``name_ij`` with ``i ≤ j`` (e.g. a generic Σ_xx)."""
+    if n < 1:
+        raise ValueError("a matrix needs at least one row")
+    return sp.Matrix(n, n, lambda i, j: sp.Symbol(f"{name}_{min(i, j) + 1}{max(i, j) + 1}", **assumptions))
 
 
 def _as_matrix(p):

@@ -14,7 +14,7 @@ from scipy.integrate import quad
 
 from theorylib import sim
 from theorylib.claims import claim
-from theorylib.symbolic import gradient_flow, hessian, matrix_symbols, time_derivative
+from theorylib.symbolic import gradient_flow, hessian, matrix_symbols, symmetric_matrix_symbols, time_derivative
 from theorylib.theory import deep_linear as dl
 
 CH = "ch01"
@@ -30,7 +30,7 @@ def two_layer_symbols(n_in=2, n_hidden=2, n_out=2):
     """Symbolic two-layer network: weights, a symmetric Σ_xx, Σ_yx and the loss without Σ_yy."""
     W1 = matrix_symbols("w", n_hidden, n_in, real=True)
     W2 = matrix_symbols("v", n_out, n_hidden, real=True)
-    Sxx = sp.Matrix(n_in, n_in, lambda i, j: sp.Symbol(f"c_{min(i, j) + 1}{max(i, j) + 1}", real=True))
+    Sxx = symmetric_matrix_symbols("c", n_in, real=True)
     Syx = matrix_symbols("m", n_out, n_in, real=True)
     W = W2 * W1
     # ½E‖y − Wx‖² up to the constant ½tr Σ_yy

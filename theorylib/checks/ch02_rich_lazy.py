@@ -19,7 +19,7 @@ from theorylib.sim.engine import integrate_flow, train_gd
 from theorylib.sim.linear import DeepLinear
 from theorylib.sim.data import Moments
 from theorylib.sim import rich_lazy as rs
-from theorylib.symbolic import gradient_flow, matrix_symbols, time_derivative
+from theorylib.symbolic import gradient_flow, matrix_symbols, symmetric_matrix_symbols, time_derivative
 from theorylib.theory import rich_lazy as rl
 
 CH = "ch02"
@@ -55,7 +55,7 @@ def verified(label):
 
 def _sym_data(d=2):
     """Symbolic general data for the sum loss: C = XᵀX (symmetric) and b = Xᵀy."""
-    C = sp.Matrix(d, d, lambda i, j: sp.Symbol(f"c_{min(i, j) + 1}{max(i, j) + 1}", real=True))
+    C = symmetric_matrix_symbols("c", d, real=True)
     b = matrix_symbols("b", d, 1, real=True)
     return C, b
 
@@ -92,7 +92,7 @@ def _conserved_single():
 def _conserved_two_layer():
     W = matrix_symbols("w", 3, 2, real=True)
     A = matrix_symbols("a", 2, 3, real=True)
-    Sxx = sp.Matrix(2, 2, lambda i, j: sp.Symbol(f"c_{min(i, j) + 1}{max(i, j) + 1}", real=True))
+    Sxx = symmetric_matrix_symbols("c", 2, real=True)
     Syx = matrix_symbols("m", 2, 2, real=True)
     P = A * W
     loss = -(Syx.T * P).trace() + sp.Rational(1, 2) * (P * Sxx * P.T).trace()
@@ -109,7 +109,7 @@ def _conserved_deep():
     W1 = matrix_symbols("u", 2, 2, real=True)
     W2 = matrix_symbols("v", 2, 2, real=True)
     W3 = matrix_symbols("q", 1, 2, real=True)
-    Sxx = sp.Matrix(2, 2, lambda i, j: sp.Symbol(f"c_{min(i, j) + 1}{max(i, j) + 1}", real=True))
+    Sxx = symmetric_matrix_symbols("c", 2, real=True)
     Syx = matrix_symbols("m", 1, 2, real=True)
     P = W3 * W2 * W1
     loss = -(Syx.T * P).trace() + sp.Rational(1, 2) * (P * Sxx * P.T).trace()

@@ -17,7 +17,7 @@ from scipy.integrate import quad
 from theorylib.claims import claim
 from theorylib.sim import attention as at
 from theorylib.sim.engine import integrate_flow, train_gd
-from theorylib.symbolic import gradient_flow, matrix_symbols, time_derivative
+from theorylib.symbolic import gradient_flow, matrix_symbols, symmetric_matrix_symbols, time_derivative
 from theorylib.theory import linear_attention as la
 
 CH = "ch05"
@@ -100,7 +100,7 @@ def two_layer_residual(D=2, N=2, H=2):
 
 
 def sym_cov(D, name="l"):
-    return sp.Matrix(D, D, lambda i, j: sp.Symbol(f"{name}_{min(i, j) + 1}{max(i, j) + 1}", real=True))
+    return symmetric_matrix_symbols(name, D, real=True)
 
 
 def gaussian_fourth_moment(Lambda, A):
