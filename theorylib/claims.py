@@ -25,7 +25,8 @@ from typing import Callable
 import numpy as np
 import sympy as sp
 
-__all__ = ["Claim", "Result", "claim", "check", "registry", "load_all", "verify", "table", "main"]
+__all__ = ["Claim", "Result", "Report", "claim", "check", "report", "registry", "load_all", "verify",
+           "table", "main"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Claim:
     tol: float
     func: Callable
     tol_reason: str = ""
+    ref: str = ""
 
 
 @dataclass
@@ -65,8 +67,14 @@ class Result:
 _REGISTRY: dict[str, Claim] = {}
 
 
-def claim(label: str, chapter: str, kind: str, statement: str, tol: float | None = None, tol_reason: str = ""):
-    """Register the decorated zero-argument function as the check of a claim."""
+def claim(label: str, chapter: str, kind: str, statement: str, tol: float | None = None,
+          tol_reason: str = "", ref: str = ""):
+    """Register the decorated zero-argument function as the check of a claim.
+
+    ``statement`` is the one-line claim as a reader would state it; ``ref`` is the label of the
+    theorem, section, equation or figure of the book that the claim backs (``thm-...``,
+    ``sec-...``, ``eq-...``, ``fig-...``); the Claims page links to it.
+    """
     if kind not in ("symbolic", "numeric"):
         raise ValueError("kind must be 'symbolic' or 'numeric'")
     if kind == "numeric" and (tol is None or not tol > 0):
@@ -77,7 +85,7 @@ def claim(label: str, chapter: str, kind: str, statement: str, tol: float | None
     def deco(func):
         if label in _REGISTRY and _REGISTRY[label].func.__qualname__ != func.__qualname__:
             raise ValueError(f"claim label {label!r} is registered twice")
-        _REGISTRY[label] = Claim(label, chapter, kind, statement, float(tol), func, tol_reason)
+        _REGISTRY[label] = Claim(label, chapter, kind, statement, float(tol), func, tol_reason, ref)
         return func
 
     return deco
@@ -136,21 +144,122 @@ def verify(chapter: str | None = None) -> list[Result]:
     return [check(c.label) for c in claims]
 
 
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def ref_role(ref: str) -> str:
+    """The MyST cross-reference to a claim's ``ref`` label (empty string when there is none)."""
+    if not ref:
+        return ""
+    if ref.startswith("thm-"):
+        return f"{{prf:ref}}`{ref}`"
+    if ref.startswith("fig-"):
+        return f"{{numref}}`{ref}`"
+    if ref.startswith("eq-"):
+        return f"{{eq}}`{ref}`"
+    if ref.startswith("ex-"):
+        return f"{{ref}}`{ref}`"
+    return f"{{ref}}`{ref}`"
+
+
+def _fmt_error(r: Result) -> str:
+    if r.claim.kind == "symbolic":
+        return "0 (sympy)" if r.passed else "nonzero"
+    return f"{r.error:.1e}"
+
+
+def _fmt_tol(r: Result) -> str:
+    return "exact" if r.claim.kind == "symbolic" else f"{r.claim.tol:.0e}"
+
+
 def table(results: list[Result], fmt: str = "text") -> str:
-    """The verification table as plain text or Markdown."""
+    """The verification table as plain text, or as MyST Markdown for the Claims page.
+
+    The Markdown form has one section per chapter and, per claim, its statement, a link to the
+    theorem or section it backs, the achieved error, the tolerance and the reason for it.
+    """
+    if fmt == "markdown":
+        out = []
+        for chapter in sorted({r.claim.chapter for r in results}):
+            rows = [r for r in results if r.claim.chapter == chapter]
+            n_pass = sum(r.passed for r in rows)
+            out.append(f"### Chapter {int(chapter[2:])}" if chapter[2:].isdigit() else f"### {chapter}")
+            out.append(f"{n_pass} of {len(rows)} claims pass.\n")
+            out.append("| claim | backs | error | tolerance | why this tolerance | result |")
+            out.append("|---|---|---|---|---|---|")
+            for r in rows:
+                c = r.claim
+                reason = c.tol_reason or ("sympy proves the identity exactly" if c.kind == "symbolic" else "")
+                out.append("| " + " | ".join([
+                    f"{_md_escape(c.statement)} (`{c.label}`)", ref_role(c.ref), _fmt_error(r),
+                    _fmt_tol(r), _md_escape(reason), "pass" if r.passed else "**FAIL**"]) + " |")
+            out.append("")
+        return "\n".join(out)
     rows = [
-        (r.claim.label, r.claim.chapter, r.claim.kind, f"{r.error:.2e}", f"{r.claim.tol:.0e}" if r.claim.tol else "exact",
-         "pass" if r.passed else "FAIL", f"{r.seconds:.2f}")
+        (r.claim.label, r.claim.chapter, r.claim.kind, f"{r.error:.2e}",
+         f"{r.claim.tol:.0e}" if r.claim.tol else "exact", "pass" if r.passed else "FAIL",
+         f"{r.seconds:.2f}")
         for r in results
     ]
     head = ("label", "chapter", "kind", "error", "tolerance", "result", "seconds")
-    if fmt == "markdown":
-        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        lines += ["| " + " | ".join(r) + " |" for r in rows]
-        return "\n".join(lines)
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
     line = lambda r: "  ".join(str(x).ljust(w) for x, w in zip(r, widths))
     return "\n".join([line(head), line(tuple("-" * w for w in widths))] + [line(r) for r in rows])
+
+
+class Report:
+    """The results of a few claims, shown in a chapter as a short table (not a repr).
+
+    Index it by label for the numbers (``rep["ch01-gd-mode-strength"].error``). Displayed in a
+    notebook it renders as Markdown: claim, error, tolerance, result.
+    """
+
+    def __init__(self, results: list[Result]):
+        self.results = list(results)
+        self._by_label = {r.label: r for r in self.results}
+
+    def __getitem__(self, label: str) -> Result:
+        return self._by_label[label]
+
+    def __iter__(self):
+        return iter(self.results)
+
+    def __len__(self):
+        return len(self.results)
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+    def _repr_markdown_(self) -> str:
+        lines = ["| claim | error | tolerance | result |", "|---|---|---|---|"]
+        for r in self.results:
+            lines.append(f"| {_md_escape(r.claim.statement)} | {_fmt_error(r)} | {_fmt_tol(r)} | "
+                         f"{'pass' if r.passed else '**FAIL**'} |")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return "\n".join(
+            f"{'pass' if r.passed else 'FAIL'}  {r.label}: error {_fmt_error(r)} "
+            f"(tolerance {_fmt_tol(r)})" for r in self.results)
+
+    __repr__ = __str__
+
+
+def report(*labels: str) -> Report:
+    """Check the named claims and return them as a :class:`Report`.
+
+    Raises ``AssertionError`` naming every failing claim, so a chapter cell that calls it
+    fails when a claim does (a notebook run by nbval or the book build then fails too).
+    """
+    if not labels:
+        raise ValueError("report() needs at least one claim label")
+    rep = Report([check(label) for label in labels])
+    failed = [f"{r.label} (error {r.error:.3g} > tolerance {r.tol:.3g})" for r in rep if not r.passed]
+    if failed:
+        raise AssertionError("claims failed: " + "; ".join(failed))
+    return rep
 
 
 def main(argv=None) -> int:

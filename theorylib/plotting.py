@@ -14,32 +14,55 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["use_style", "overlay", "savefig", "THEORY", "SIM"]
+__all__ = ["use_style", "overlay", "savefig", "THEORY", "SIM", "FULL_WIDTH", "HALF_WIDTH"]
+
+# Figure widths in inches for the book's text column. Figures are drawn as SVG at their
+# natural size (1 in = 96 CSS px at figure.dpi = 96), so a FULL_WIDTH figure fills the column
+# of the page at 1280 px without being scaled down, and font sizes in points are the sizes the
+# reader sees. Wider figures would be shrunk to fit, and their text with them.
+FULL_WIDTH = 7.0
+HALF_WIDTH = 4.2
 
 THEORY = dict(linestyle="--", linewidth=1.6)
 SIM = dict(linestyle="-", linewidth=2.4, alpha=0.55)
 
 _STYLE = {
-    "figure.figsize": (6.4, 3.8),
-    "figure.dpi": 100,
-    "savefig.dpi": 150,
+    "figure.figsize": (HALF_WIDTH * 1.25, 3.4),
+    "figure.dpi": 96,
+    "savefig.dpi": 200,
+    "svg.fonttype": "path",
     "axes.grid": True,
     "grid.alpha": 0.3,
     "axes.spines.top": False,
     "axes.spines.right": False,
     "axes.titlesize": 11,
-    "axes.labelsize": 10,
-    "legend.fontsize": 8,
+    "axes.labelsize": 10.5,
+    "xtick.labelsize": 9.5,
+    "ytick.labelsize": 9.5,
+    "legend.fontsize": 9,
+    "legend.title_fontsize": 9,
     "legend.frameon": False,
     "font.size": 10,
+    "mathtext.fontset": "dejavusans",
     "lines.linewidth": 1.8,
     "image.cmap": "viridis",
 }
 
 
 def use_style():
-    """Apply the book's matplotlib style (idempotent)."""
+    """Apply the book's matplotlib style (idempotent).
+
+    In a notebook, figures are also switched to SVG output: vector figures stay sharp on any
+    screen and in print, at any zoom.
+    """
     mpl.rcParams.update(_STYLE)
+    try:  # only inside IPython; plain scripts keep their backend
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:  # pragma: no cover - IPython is always there in the book's venv
+        return
+    if get_ipython() is not None:
+        set_matplotlib_formats("svg")
 
 
 def overlay(ax, t, theory=None, sim=None, label=None, color=None, markers=False, t_sim=None):
