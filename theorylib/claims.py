@@ -148,11 +148,15 @@ def _md_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+# Label prefixes of sphinx-proof directives (theorem, proposition, lemma, corollary, ...).
+PRF_PREFIXES = ("thm", "prop", "lem", "cor", "def", "rem", "alg", "conj", "ax", "crit", "obs")
+
+
 def ref_role(ref: str) -> str:
     """The MyST cross-reference to a claim's ``ref`` label (empty string when there is none)."""
     if not ref:
         return ""
-    if ref.startswith("thm-"):
+    if ref.split("-", 1)[0] in PRF_PREFIXES:
         return f"{{prf:ref}}`{ref}`"
     if ref.startswith("fig-"):
         return f"{{numref}}`{ref}`"
