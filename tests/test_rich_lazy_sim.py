@@ -83,7 +83,7 @@ def test_relu_flow_conserves_per_neuron_delta():
 def test_two_layer_linear_matrix_conserved_under_flow():
     p0 = rs.two_layer_init((3, 4, 2), (0.5, 1.0), n_ensemble=2, seed=0)
     rng = np.random.default_rng(1)
-    data = Moments(np.eye(3), rng.standard_normal((2, 3)), 3.0)
+    data = Moments(np.eye(3), rng.standard_normal((2, 3)), 30.0)  # tr Σ_yy ≥ the fitted part (3.6)
     ea, ew = 0.5, 2.0
     Q = lambda p: {"Q": ew * np.swapaxes(p["W2"], 1, 2) @ p["W2"] - ea * p["W1"] @ np.swapaxes(p["W1"], 1, 2)}
     tr = integrate_flow(DeepLinear((3, 4, 2)), p0, data, [0.0, 2.0], rates={"W1": ew, "W2": ea}, record=Q)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import _validate as _v
+
 __all__ = [
     "Moments",
     "moments_from_samples",
@@ -32,7 +34,14 @@ class Moments:
     sigma_yx : ndarray (n_out, n_in)
         ``E[y xᵀ]``.
     trace_yy : float
-        ``E[‖y‖²]``; only the loss value (not the gradient) needs it.
+        ``E[‖y‖²]``; only the loss value (not the gradient) needs it. It must be at least the
+        part the best linear map explains, ``tr Σ_yx Σ_xx⁺ Σ_xy`` (a non-negative minimum loss).
+
+    Raises
+    ------
+    ValueError
+        On non-finite entries, bad shapes, a non-symmetric or non-PSD ``Σ_xx``, or inconsistent
+        statistics (``trace_yy`` below the fitted part).
     """
 
     sigma_xx: np.ndarray
@@ -40,8 +49,10 @@ class Moments:
     trace_yy: float
 
     def __post_init__(self):
-        sxx = np.asarray(self.sigma_xx, dtype=float)
-        syx = np.asarray(self.sigma_yx, dtype=float)
+        sxx = _v.finite("sigma_xx", self.sigma_xx)
+        syx = _v.finite("sigma_yx", self.sigma_yx)
+        if sxx.size == 0 or syx.size == 0:
+            raise ValueError("sigma_xx and sigma_yx must not be empty")
         if sxx.ndim != 2 or sxx.shape[0] != sxx.shape[1]:
             raise ValueError(f"sigma_xx must be square; got shape {sxx.shape}")
         if syx.ndim != 2 or syx.shape[1] != sxx.shape[0]:
@@ -52,6 +63,8 @@ class Moments:
             raise ValueError("sigma_xx must be positive semi-definite")
         if not np.isfinite(self.trace_yy) or self.trace_yy < 0:
             raise ValueError("trace_yy must be a non-negative number")
+        _v.fitted_part_below("trace_yy", self.trace_yy, np.trace(syx @ np.linalg.pinv(sxx) @ syx.T),
+                             "tr Σ_yx Σ_xx⁺ Σ_xy (the part the best linear map explains)")
         object.__setattr__(self, "sigma_xx", sxx)
         object.__setattr__(self, "sigma_yx", syx)
         object.__setattr__(self, "trace_yy", float(self.trace_yy))
@@ -72,8 +85,8 @@ class Moments:
 
 def moments_from_samples(X, Y) -> Moments:
     """Moments of samples ``X`` (P, n_in) and ``Y`` (P, n_out), averaged over the P rows."""
-    X = np.asarray(X, dtype=float)
-    Y = np.asarray(Y, dtype=float)
+    X = _v.finite("X", X)
+    Y = _v.finite("Y", Y)
     if X.ndim != 2 or Y.ndim != 2 or X.shape[0] != Y.shape[0]:
         raise ValueError(f"X and Y must be 2-D with the same number of rows; got {X.shape} and {Y.shape}")
     if X.shape[0] == 0:
@@ -84,6 +97,7 @@ def moments_from_samples(X, Y) -> Moments:
 
 def random_orthogonal(n: int, rng: np.random.Generator) -> np.ndarray:
     """Haar-random orthogonal matrix (QR of a Gaussian matrix with the sign fix)."""
+    n = _v.integer("n", n, minimum=1)
     q, r = np.linalg.qr(rng.standard_normal((n, n)))
     return q * np.sign(np.diag(r))
 
@@ -100,7 +114,9 @@ def aligned_moments(s, n_in: int, n_out: int, seed: int = 0):
     V : ndarray (n_in, n_in)
         Random orthogonal singular vectors (columns), drawn from ``seed``.
     """
-    s = np.asarray(s, dtype=float)
+    n_in = _v.integer("n_in", n_in, minimum=1)
+    n_out = _v.integer("n_out", n_out, minimum=1)
+    s = _v.finite("s", s)
     if s.ndim != 1 or len(s) > min(n_in, n_out):
         raise ValueError(f"need at most min(n_in, n_out) = {min(n_in, n_out)} singular values")
     if np.any(s < 0):
@@ -127,6 +143,8 @@ def hierarchical_data(n_levels: int, n_features: int, flip: float = 0.1, seed: i
     Y : ndarray (P, n_features)
         Feature vectors.
     """
+    n_levels = _v.integer("n_levels", n_levels)
+    n_features = _v.integer("n_features", n_features)
     if n_levels < 2 or n_features < 1 or not 0 <= flip <= 0.5:
         raise ValueError("need n_levels ≥ 2, n_features ≥ 1 and 0 ≤ flip ≤ 0.5")
     rng = np.random.default_rng(seed)

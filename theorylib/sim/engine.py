@@ -24,6 +24,8 @@ from typing import Callable, Mapping
 import numpy as np
 from scipy.integrate import solve_ivp
 
+from .. import _validate as _v
+
 __all__ = ["DivergenceError", "Trajectory", "train_gd", "integrate_flow", "steps_for_times"]
 
 
@@ -104,9 +106,12 @@ def steps_for_times(times, lr, tau=1.0):
     Raises
     ------
     ValueError
-        If a time is negative or is not (to 1e-6 relative) a whole number of steps.
+        If a time is not finite, negative or not (to 1e-6 relative) a whole number of steps,
+        or if ``lr`` or ``tau`` is not a positive number.
     """
-    times = np.atleast_1d(np.asarray(times, dtype=float))
+    lr = _v.positive_scalar("lr", lr)
+    tau = _v.positive_scalar("tau", tau)
+    times = np.atleast_1d(_v.times("times", times, allow_empty=True))
     if np.any(times < 0):
         raise ValueError("recording times must be non-negative")
     k = times * tau / lr
@@ -177,14 +182,17 @@ def train_gd(
     Raises
     ------
     ValueError
-        On non-positive step size or τ, bad shapes, or unrecordable times.
+        On non-positive step size or τ, bad shapes, empty or non-finite ``times``/``steps``,
+        unrecordable times, ``check_every`` not a positive integer or ``blowup`` not positive.
     DivergenceError
         When the loss becomes non-finite or explodes; the message names the step size and,
         if the model provides one, the stability bound.
     """
     params, n_ens = _check_params(params)
-    if tau <= 0 or not np.isfinite(tau):
-        raise ValueError(f"tau must be positive; got {tau}")
+    tau = _v.positive_scalar("tau", tau)
+    check_every = _v.integer("check_every", check_every, minimum=1)
+    if not float(blowup) > 0:
+        raise ValueError(f"blowup must be a positive number; got {blowup}")
     lr_arr = np.asarray(lr, dtype=float)
     if lr_arr.ndim == 0:
         lr_scalar = True
@@ -202,8 +210,10 @@ def train_gd(
         rec_steps = steps_for_times(times, float(lr_arr), tau)
     else:
         rec_steps = np.atleast_1d(np.asarray(steps))
-        if rec_steps.dtype.kind not in "iu" or np.any(rec_steps < 0):
+        if rec_steps.size and (rec_steps.dtype.kind not in "iu" or np.any(rec_steps < 0)):
             raise ValueError("steps must be non-negative integers")
+    if rec_steps.size == 0:
+        raise ValueError("times/steps must not be empty: give at least one time at which to record")
     if np.any(np.diff(rec_steps) < 0):
         raise ValueError("recording times/steps must be non-decreasing")
     rate = _rates(rates, params, n_ens)
@@ -292,12 +302,16 @@ def integrate_flow(
     Raises
     ------
     ValueError
-        On bad times or τ, or if the integrator fails (message from ``solve_ivp``).
+        On bad times (empty, not finite, negative or decreasing) or τ, non-positive tolerances,
+        or if the integrator fails (message from ``solve_ivp``).
     """
     params, n_ens = _check_params(params)
-    if tau <= 0 or not np.isfinite(tau):
-        raise ValueError(f"tau must be positive; got {tau}")
-    times = np.atleast_1d(np.asarray(times, dtype=float))
+    tau = _v.positive_scalar("tau", tau)
+    rtol = _v.positive_scalar("rtol", rtol)
+    atol = _v.positive_scalar("atol", atol)
+    times = np.atleast_1d(_v.times("times", times))
+    if times.ndim != 1:
+        raise ValueError(f"times must be 1-D; got shape {times.shape}")
     if np.any(times < 0) or np.any(np.diff(times) < 0):
         raise ValueError("times must be non-negative and non-decreasing")
     rate = _rates(rates, params, n_ens)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _validate as _v
 from .data import Moments, random_orthogonal
 
 __all__ = ["DeepLinear", "decoupled_init", "random_init", "mode_strengths"]
@@ -30,7 +31,7 @@ class DeepLinear:
     """
 
     def __init__(self, widths):
-        widths = tuple(int(w) for w in widths)
+        widths = _widths(widths)
         if len(widths) < 2 or min(widths) < 1:
             raise ValueError(f"widths must list at least input and output sizes ≥ 1; got {widths}")
         self.widths = widths
@@ -103,6 +104,14 @@ class DeepLinear:
         return 2.0 / lam if lam > 0 else np.inf
 
 
+def _widths(widths):
+    """Layer sizes as a tuple of ints ≥ 1 (2.7 is an error, not 2)."""
+    w = _v.integers("widths", widths, minimum=1)
+    if w.ndim != 1 or len(w) < 2:
+        raise ValueError(f"widths must list at least input and output sizes ≥ 1; got {widths}")
+    return tuple(int(x) for x in w)
+
+
 def decoupled_init(U, V, widths, u0, n_ensemble: int = 1, seed: int = 0):
     """Balanced, decoupled initialisation on the SVD modes of ``Σ_yx = U S Vᵀ``.
 
@@ -118,15 +127,22 @@ def decoupled_init(U, V, widths, u0, n_ensemble: int = 1, seed: int = 0):
     widths : sequence of int
         ``(n_in, hidden…, n_out)``.
     u0 : float or ndarray (k,)
-        Initial mode strengths (> 0) for the first ``k ≤ min(widths)`` modes; a scalar fills all.
+        Initial mode strengths (> 0) for the first ``1 ≤ k ≤ min(widths)`` modes; a scalar fills all.
+
+    Raises
+    ------
+    ValueError
+        If ``U`` or ``V`` is not orthogonal of the right size, a width or ``n_ensemble`` is
+        not a positive integer, or ``u0`` is empty, not finite or not positive.
     """
-    widths = tuple(int(w) for w in widths)
-    U = np.asarray(U, float)
-    V = np.asarray(V, float)
-    if U.shape != (widths[-1], widths[-1]) or V.shape != (widths[0], widths[0]):
-        raise ValueError("U and V must be square with sizes n_out and n_in")
+    widths = _widths(widths)
+    n_ensemble = _v.integer("n_ensemble", n_ensemble, minimum=1)
+    U = _v.orthogonal("U", U, n=widths[-1])
+    V = _v.orthogonal("V", V, n=widths[0])
     k_max = min(widths)
-    u0 = np.asarray(u0, dtype=float)
+    u0 = _v.nonempty("u0", u0)
+    if not np.all(np.isfinite(u0)):
+        raise ValueError("u0 must be finite")
     u0 = np.full(k_max, float(u0)) if u0.ndim == 0 else u0
     if u0.ndim != 1 or len(u0) > k_max:
         raise ValueError(f"u0 must be a scalar or have at most min(widths) = {k_max} entries")
@@ -148,9 +164,9 @@ def decoupled_init(U, V, widths, u0, n_ensemble: int = 1, seed: int = 0):
 
 def random_init(widths, scale: float, n_ensemble: int = 1, seed: int = 0):
     """I.i.d. Gaussian weights with standard deviation ``scale`` (small ``scale`` = rich regime)."""
-    widths = tuple(int(w) for w in widths)
-    if scale <= 0:
-        raise ValueError("scale must be positive")
+    widths = _widths(widths)
+    scale = _v.positive_scalar("scale", scale)
+    n_ensemble = _v.integer("n_ensemble", n_ensemble, minimum=1)
     rng = np.random.default_rng(seed)
     return {
         f"W{l + 1}": scale * rng.standard_normal((n_ensemble, widths[l + 1], widths[l]))
@@ -161,7 +177,17 @@ def random_init(widths, scale: float, n_ensemble: int = 1, seed: int = 0):
 def mode_strengths(W, U, V, k=None):
     """Diagonal of ``Uᵀ W V`` for product maps ``W`` (E, n_out, n_in): the strength of each SVD mode."""
     # diag(UᵀWV)_α = Σ_oi U_oα W_oi V_iα: one matmul instead of the full UᵀWV
-    k = min(U.shape[1], V.shape[1]) if k is None else k
+    W = _v.finite("W", W)
+    U = _v.finite("U", U)
+    V = _v.finite("V", V)
+    if W.ndim != 3:
+        raise ValueError(f"W must have shape (E, n_out, n_in); got {W.shape}")
+    if U.ndim != 2 or U.shape[0] != W.shape[1]:
+        raise ValueError(f"U must have shape ({W.shape[1]}, ·) (n_out rows, as W); got {U.shape}")
+    if V.ndim != 2 or V.shape[0] != W.shape[2]:
+        raise ValueError(f"V must have shape ({W.shape[2]}, ·) (n_in rows, as W); got {V.shape}")
+    k_max = min(U.shape[1], V.shape[1])
+    k = k_max if k is None else _v.integer("k", k, minimum=1, maximum=k_max)
     return np.sum(U[:, :k] * _bmm(W, V[:, :k]), axis=1)
 
 

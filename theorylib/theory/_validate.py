@@ -1,12 +1,11 @@
-"""Argument checks shared by the closed forms (each raises ``ValueError`` with the argument's name)."""
+"""Argument checks shared by the closed forms (each raises ``ValueError`` with the argument's name).
+
+The validators live in :mod:`theorylib._validate` (used by :mod:`theorylib.sim` too); this
+module re-exports them for the theory modules.
+"""
 from __future__ import annotations
 
-import numpy as np
-
-
-def positive(name: str, x) -> np.ndarray:
-    """``x`` as a float array; raises ``ValueError`` unless every entry is finite and > 0."""
-    x = np.asarray(x, dtype=float)
-    if np.any(~np.isfinite(x)) or np.any(x <= 0):
-        raise ValueError(f"{name} must be positive and finite")
-    return x
+from .._validate import (  # noqa: F401
+    broadcastable, finite, fitted_part_below, in_range, integer, integers, nonempty, nonnegative,
+    orthogonal, positive, positive_scalar, shape, square, symmetric_psd, times,
+)

@@ -13,6 +13,7 @@ import numpy as np
 import sympy as sp
 from scipy.special import hyp2f1
 
+from . import _validate as _v
 from ._validate import positive as _pos
 
 __all__ = [
@@ -40,7 +41,7 @@ def mode_strength_expr():
 
 
 def mode_strength(t, s, u0, tau=1.0):
-    """Balanced two-layer mode strength (Chapter 1, Theorem ``thm-dl-sigmoid``; Saxe et al. eq. 12).
+    """Balanced two-layer mode strength (Chapter 1, Theorem ``thm-ch01-sigmoid``; Saxe et al. eq. 12).
 
     .. math:: u(t) = \\frac{s\\,e^{2st/\\tau}}{e^{2st/\\tau} - 1 + s/u_0},
 
@@ -66,12 +67,14 @@ def mode_strength(t, s, u0, tau=1.0):
     Raises
     ------
     ValueError
-        If ``s``, ``u0`` or ``tau`` is not positive.
+        If ``s``, ``u0`` or ``tau`` is not positive, a time is not finite, or the shapes do not
+        broadcast.
     """
     s = _pos("s", s)
     u0 = _pos("u0", u0)
     tau = _pos("tau", tau)
-    t = np.asarray(t, dtype=float)
+    t = _v.finite("t", t)
+    _v.broadcastable(t=t, s=s, u0=u0, tau=tau)
     with np.errstate(over="ignore"):
         return s / (1.0 + (s / u0 - 1.0) * np.exp(-2.0 * s * t / tau))
 
@@ -87,14 +90,18 @@ def learning_time(s, u0, u, tau=1.0):
     ------
     ValueError
         If ``s, u0, u, tau`` are not positive, or ``u0`` and ``u`` are not on the same side of
-        ``s`` (the flow never crosses ``u = s``), e.g. ``u ≥ s > u0``.
+        ``s`` (the flow never crosses ``u = s``), e.g. ``u ≥ s > u0``, or ``u`` is not between
+        ``u0`` and ``s`` (the flow moves monotonically towards ``s``: no negative times).
     """
     s = _pos("s", s)
     u0 = _pos("u0", u0)
     u = _pos("u", u)
     tau = _pos("tau", tau)
+    _v.broadcastable(s=s, u0=u0, u=u, tau=tau)
     if np.any((u0 - s) * (u - s) <= 0):
         raise ValueError("u0 and u must lie strictly on the same side of s: the mode approaches s but never reaches it")
+    if np.any((u - u0) * (s - u0) < 0):
+        raise ValueError("u must lie between u0 and s: the mode moves from u0 towards s, so u is never reached (the time would be negative)")
     return tau / (2 * s) * np.log(u * (s - u0) / (u0 * (s - u)))
 
 
@@ -128,7 +135,7 @@ def unbalanced_limit(s, a0, b0):
     b0 = np.asarray(b0, dtype=float)
     if not (np.all(np.isfinite(a0)) and np.all(np.isfinite(b0))):
         raise ValueError("a0 and b0 must be finite")
-    s, a0, b0 = np.broadcast_arrays(s, a0, b0)
+    s, a0, b0 = _v.broadcastable(s=s, a0=a0, b0=b0)
     c = a0**2 - b0**2
     root = np.sqrt(c**2 + 4 * s**2)
     a_mag = np.sqrt((c + root) / 2)
@@ -160,18 +167,19 @@ def deep_learning_time(s, u0, u, n_weights, tau=1.0):
     Raises
     ------
     ValueError
-        Unless ``0 < u0 < s``, ``0 < u < s``, ``N`` a positive integer and ``tau > 0``.
+        Unless ``0 < u0 ≤ u < s``, ``N`` a positive (finite) integer and ``tau > 0``.
     """
     s = _pos("s", s)
     u0 = _pos("u0", u0)
     u = _pos("u", u)
     tau = _pos("tau", tau)
-    N = np.asarray(n_weights)
-    if np.any(N != np.round(N)) or np.any(N < 1):
-        raise ValueError("n_weights must be a positive integer")
+    N = _v.integers("n_weights", n_weights, minimum=1)
     N = N.astype(float)
+    _v.broadcastable(s=s, u0=u0, u=u, n_weights=N, tau=tau)
     if np.any(u0 >= s) or np.any(u >= s):
         raise ValueError("need 0 < u0 < s and 0 < u < s (the product approaches s but never reaches it)")
+    if np.any(u < u0):
+        raise ValueError("need u ≥ u0: the product grows from u0 towards s (the time would be negative)")
 
     def F(y, N):
         with np.errstate(divide="ignore", invalid="ignore"):

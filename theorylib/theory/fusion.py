@@ -19,6 +19,8 @@ import numpy as np
 import sympy as sp
 from scipy.integrate import quad, solve_ivp
 
+from . import _validate as _v
+
 __all__ = [
     "toy_statistics",
     "toy_statistics_expr",
@@ -106,9 +108,12 @@ def _stats(sigma, sigma_yx, d_a):
         raise ValueError("sigma must be symmetric")
     if np.linalg.eigvalsh(S).min() <= 1e-12 * max(1.0, np.abs(S).max()):
         raise ValueError("sigma must be positive definite")
-    if int(d_a) != d_a or not 1 <= d_a < D:
+    try:
+        d_a = _v.integer("d_a", d_a)
+    except ValueError:
+        raise ValueError(f"d_a must be an integer with 1 ≤ d_a < {D} (both modalities non-empty); got {d_a}") from None
+    if not 1 <= d_a < D:
         raise ValueError(f"d_a must be an integer with 1 ≤ d_a < {D} (both modalities non-empty); got {d_a}")
-    d_a = int(d_a)
     return S, s, d_a
 
 
@@ -149,7 +154,7 @@ def residual_drive(sigma, sigma_yx, d_a):
 
 
 def misattribution(sigma, sigma_yx, d_a):
-    """``W_A^uni − w_A* = w_B*ᵀ Σ_BA Σ_A⁻¹`` (Theorem ``thm-ch04-late``; toy: ``ρ/r``).
+    """``W_A^uni − w_A* = w_B*ᵀ Σ_BA Σ_A⁻¹`` (the misattribution before Theorem ``thm-ch04-preference``; toy: ``ρ/r``).
 
     ``w* = Σ_yx Σ⁻¹`` is the full solution; during the unimodal phase modality A also carries
     the part of the target that it can predict through its correlation with B.
@@ -265,14 +270,16 @@ def logistic_weight(t, w_star, w0, drive, tau=1.0):
     for name, v in (("w_star", w_star), ("w0", w0), ("drive", drive), ("tau", tau)):
         if np.any(~np.isfinite(v)) or np.any(v <= 0):
             raise ValueError(f"{name} must be positive")
-    t = np.asarray(t, dtype=float)
+    t = _v.finite("t", t)
+    _v.broadcastable(t=t, w_star=w_star, w0=w0, drive=drive, tau=tau)
     with np.errstate(over="ignore"):
         return w_star / (1.0 + (w_star / w0 - 1.0) * np.exp(-2.0 * drive * t / tau))
 
 
 def logistic_half_time(w_star, w0, drive, tau=1.0):
     """``t½ = (τ/2Σ_yx) ln(W*/W(0) − 1)``: when the logistic reaches ``W*/2`` (needs ``W(0) < W*/2``)."""
-    w_star, w0, drive = float(w_star), float(w0), float(drive)
+    w_star, w0, drive = (_v.positive_scalar(n, v) for n, v in (("w_star", w_star), ("w0", w0), ("drive", drive)))
+    tau = _v.positive_scalar("tau", tau)
     if min(w_star, w0, drive, tau) <= 0 or w0 >= w_star / 2:
         raise ValueError("need positive arguments and 0 < w0 < w_star/2")
     return tau / (2 * drive) * np.log(w_star / w0 - 1.0)
@@ -289,7 +296,7 @@ def preference_lines(sigma_a, sigma_b):
     -------
     (prioritisation, contribution) : tuple of float
     """
-    sigma_a, sigma_b = float(sigma_a), float(sigma_b)
+    sigma_a, sigma_b = _v.positive_scalar("sigma_a", sigma_a), _v.positive_scalar("sigma_b", sigma_b)
     if min(sigma_a, sigma_b) <= 0:
         raise ValueError("standard deviations must be positive")
     q = sigma_b / sigma_a
@@ -303,11 +310,11 @@ def _scalar_setup(depth, fusion_layer, sigma, sigma_yx, d_a, u0):
     S, s, d_a = _stats(sigma, sigma_yx, d_a)
     if S.shape[0] != 2:
         raise ValueError("the deep-fusion formulas are derived for scalar modalities (d_a = d_b = 1)")
-    if int(depth) != depth or depth < 2:
-        raise ValueError(f"depth must be an integer ≥ 2; got {depth}")
-    if int(fusion_layer) != fusion_layer or not 1 <= fusion_layer <= depth:
+    depth = _v.integer("depth", depth, minimum=2)
+    fusion_layer = _v.integer("fusion_layer", fusion_layer)
+    if not 1 <= fusion_layer <= depth:
         raise ValueError(f"fusion_layer must be an integer in [1, depth]; got {fusion_layer}")
-    u0 = float(u0)
+    u0 = float(_v.finite("u0", u0))
     if not 0 < u0 < 1:
         raise ValueError(f"u0 must lie in (0, 1) (the theory integrates u from u0 to 1); got {u0}")
     sa, sb = s[0], s[1]
@@ -329,8 +336,10 @@ def early_branch_size(u_a, u0, k, fusion_layer):
     ``u_B = u0 + k(u_A − u0)`` for ``L_f = 1``, ``u_B = u0 (u_A/u0)^k`` for ``L_f = 2`` and
     ``u_B^{2−L_f} = u0^{2−L_f} + k(u_A^{2−L_f} − u0^{2−L_f})`` otherwise.
     """
-    u_a = np.asarray(u_a, dtype=float)
-    Lf = int(fusion_layer)
+    u_a = _v.positive("u_a", u_a)
+    u0 = _v.positive_scalar("u0", u0)
+    k = float(_v.finite("k", k))
+    Lf = _v.integer("fusion_layer", fusion_layer, minimum=1)
     if Lf == 1:
         return u0 + k * (u_a - u0)
     if Lf == 2:
@@ -361,22 +370,57 @@ def fusion_times(depth, fusion_layer, sigma, sigma_yx, d_a, u0, tau=1.0):
         ``c_B = 0``, Σ is not positive definite, or ``depth``, ``fusion_layer``, ``u0`` are
         out of range.
     """
-    L, Lf, sa, k, c, w_uni, u0 = _scalar_setup(depth, fusion_layer, sigma, sigma_yx, d_a, u0)
-    if tau <= 0:
-        raise ValueError("tau must be positive")
-
-    def integrand(u):
-        ub = early_branch_size(u, u0, k, Lf)
-        return 1.0 / (sa * u ** (Lf - 1) * (u * u + ub * ub) ** ((L - Lf) / 2))
-
-    t_a = tau * quad(integrand, u0, 1.0, limit=200, epsabs=0.0, epsrel=1e-11)[0]
-    if Lf == 1:
-        lag = 0.0
-    elif Lf == 2:
-        lag = tau * (1 - k) * np.log(1 / u0) / (c * w_uni ** (1 - Lf / L))
-    else:
-        lag = tau * u0 ** (2 - Lf) * (1 - k) / ((Lf - 2) * c * w_uni ** (1 - Lf / L))
+    tau = _v.positive_scalar("tau", tau)
+    L, Lf, log_ta, one_minus_k, log_lag = _log_fusion_times(depth, fusion_layer, sigma, sigma_yx, d_a, u0)
+    with np.errstate(over="ignore"):
+        t_a = tau * float(np.exp(log_ta))
+        lag = 0.0 if Lf == 1 else tau * one_minus_k * float(np.exp(log_lag))
     return t_a, lag
+
+
+def _log_fusion_times(depth, fusion_layer, sigma, sigma_yx, d_a, u0):
+    r"""``(L, L_f, ln t_A, 1 − k, ln(lag/(1 − k)))`` at ``τ = 1``, free of overflow for any ``u0 > 0``.
+
+    With ``u = u0·x`` (so ``u_B = u0·β(x)``) and ``x = e^y``,
+
+    .. math:: t_A = \frac{u_0^{2-L}}{\Sigma_{yxA}}\int_0^{\ln(1/u_0)}
+              e^{(2-L_f)y}\,\big(e^{2y} + β^2\big)^{-(L-L_f)/2}\,dy,
+
+    with ``β = 1 + k(x − 1)`` (``L_f = 1``), ``x^k`` (``L_f = 2``) and
+    ``(1 + k(x^{2−L_f} − 1))^{1/(2−L_f)}`` (``L_f > 2``). The integrand is evaluated through its
+    logarithm and is bounded by 1, so neither ``u0^{2−L}`` nor the lag's ``u0^{2−L_f}`` is ever
+    formed: they enter as ``(2 − L)\ln u_0`` and ``(2 − L_f)\ln u_0``.
+    """
+    L, Lf, sa, k, c, w_uni, u0 = _scalar_setup(depth, fusion_layer, sigma, sigma_yx, d_a, u0)
+    log_u0 = np.log(u0)
+    Y = -log_u0
+    p = 2.0 - Lf
+
+    def log_beta(y):  # ln|β(e^y)|, without forming e^y
+        with np.errstate(divide="ignore"):
+            if Lf == 1:
+                return y + np.log(abs(k + (1.0 - k) * np.exp(-y)))
+            if Lf == 2:
+                return k * y
+            return np.log1p(min(k, 1.0) * np.expm1(p * y)) / p
+
+    def integrand(y):
+        lb = log_beta(y)
+        m = max(y, lb)
+        log_v2 = 2.0 * m + np.log(np.exp(2.0 * (y - m)) + np.exp(2.0 * (lb - m)))
+        return np.exp((2.0 - Lf) * y - (L - Lf) / 2.0 * log_v2)
+
+    # the integrand is e^{(2−L)y} for large y: split where it has decayed, so quad sees its scale
+    edges = [0.0] + [e for e in (1.0, 5.0, 20.0, 80.0) if e < Y] + [Y]
+    J = sum(quad(integrand, a, b, limit=200, epsabs=0.0, epsrel=1e-11)[0] for a, b in zip(edges[:-1], edges[1:]))
+    log_ta = (2.0 - L) * log_u0 + np.log(J) - np.log(sa)
+    if Lf == 1:
+        return L, Lf, log_ta, 1.0 - k, -np.inf
+    if Lf == 2:
+        log_lag = np.log(Y) - np.log(c) - (1 - Lf / L) * np.log(w_uni)
+    else:
+        log_lag = p * log_u0 - np.log(Lf - 2.0) - np.log(c) - (1 - Lf / L) * np.log(w_uni)
+    return L, Lf, log_ta, 1.0 - k, log_lag
 
 
 def fusion_time_ratio(depth, fusion_layer, sigma, sigma_yx, d_a, u0):
@@ -401,9 +445,19 @@ def fusion_time_ratio(depth, fusion_layer, sigma, sigma_yx, d_a, u0):
     ------
     ValueError
         See :func:`fusion_times`.
+
+    Notes
+    -----
+    Both times grow without bound as ``u0 → 0`` (``t_A ∝ u0^{2−L}``, the lag ``∝ u0^{2−L_f}`` or
+    ``ln(1/u0)``), so the ratio is formed from their logarithms
+    (:func:`_log_fusion_times`): it is accurate for every ``u0`` down to the smallest positive
+    float. For ``L_f = L ≥ 3`` it equals ``1 + (1 − k)Σ_yxA/(c_B(1 − u0^{L−2}))``, which tends
+    to the two-layer ratio :func:`late_fusion_time_ratio`.
     """
-    t_a, lag = fusion_times(depth, fusion_layer, sigma, sigma_yx, d_a, u0)
-    return 1.0 + lag / t_a
+    L, Lf, log_ta, one_minus_k, log_lag = _log_fusion_times(depth, fusion_layer, sigma, sigma_yx, d_a, u0)
+    if Lf == 1:
+        return 1.0
+    return 1.0 + one_minus_k * float(np.exp(log_lag - log_ta))
 
 
 def aligned_flow(t, depth, fusion_layer, sigma, sigma_yx, u0, tau=1.0, rtol=1e-10):
@@ -430,12 +484,16 @@ def aligned_flow(t, depth, fusion_layer, sigma, sigma_yx, u0, tau=1.0, rtol=1e-1
     S, s, _ = _stats(sigma, sigma_yx, 1)
     if S.shape[0] != 2:
         raise ValueError("aligned_flow is for scalar modalities (D = 2)")
-    L, Lf = int(depth), int(fusion_layer)
+    L = _v.integer("depth", depth, minimum=1)
+    Lf = _v.integer("fusion_layer", fusion_layer)
     if L < 1 or not 1 <= Lf <= L:
         raise ValueError("need 1 ≤ fusion_layer ≤ depth")
-    if u0 <= 0:
-        raise ValueError("u0 must be positive")
-    t = np.asarray(t, dtype=float)
+    u0 = _v.positive_scalar("u0", u0)
+    tau = _v.positive_scalar("tau", tau)
+    rtol = _v.positive_scalar("rtol", rtol)
+    t = _v.times("t", t, nondecreasing=True)
+    if t.ndim != 1:
+        raise ValueError(f"t must be 1-D; got shape {t.shape}")
 
     def W_of(u):
         v = np.hypot(u[0], u[1])
