@@ -121,3 +121,61 @@ def test_activation_change():
 def test_bad_input_raises(call):
     with pytest.raises(ValueError):
         call()
+
+
+# ---------------------------------------------------------------- initial conditions built in sim
+@settings(max_examples=40, deadline=None)
+@given(b=st.lists(st.floats(-3, 3), min_size=2, max_size=4), delta=st.floats(-5, 5),
+       ea=st.floats(0.2, 4.0), ew=st.floats(0.2, 4.0), sign=st.sampled_from([1.0, -1.0]))
+def test_split_function_meets_constraints(b, delta, ea, ew, sign):
+    b0 = np.array(b)
+    if b0 @ b0 < 1e-6:
+        b0 = b0 + 0.5
+    p = rs.split_function(b0, delta, ea, ew, sign=sign)
+    a, w = p["a"][0], p["w"][0]
+    np.testing.assert_allclose(a * w, b0, rtol=1e-13, atol=1e-15)          # same function
+    assert ew * a**2 - ea * w @ w == pytest.approx(delta, rel=1e-12, abs=1e-12)  # requested δ
+    assert np.sign(a) == sign
+
+
+def test_split_function_agrees_with_theory_split_init():
+    """The simulator's numerical split and the theory's closed form are independent; they must agree."""
+    from theorylib.theory import rich_lazy as rl
+    rng = np.random.default_rng(4)
+    for _ in range(200):
+        b0 = rng.standard_normal(rng.integers(1, 5))
+        delta = float(rng.uniform(-4, 4))
+        ea, ew = np.exp(rng.uniform(-1, 1, 2))
+        p = rs.split_function(b0, delta, ea, ew)
+        a, w = rl.split_init(b0, delta, ea, ew)
+        assert p["a"][0] == pytest.approx(a, rel=1e-13)
+        np.testing.assert_allclose(p["w"][0], w, rtol=1e-12, atol=1e-15)
+    # a regime where the naive closed form (δ + √(δ² + 4κ‖β₀‖²))/2 cancels: δ ≪ 0, tiny β₀
+    p = rs.split_function(np.array([1e-6, 0.0]), -3.0)
+    a, w = rl.split_init(np.array([1e-6, 0.0]), -3.0)
+    assert p["a"][0] == pytest.approx(a, rel=1e-13)
+
+
+def test_split_function_batch_and_errors():
+    p = rs.split_function(np.array([[1.0, 2.0], [0.5, 0.1]]), [1.0, -1.0], sign=[1, -1])
+    assert p["a"].shape == (2,) and p["w"].shape == (2, 2) and p["a"][1] < 0
+    p0 = rs.split_function(np.zeros(3), 2.0)  # β₀ = 0 needs δ > 0: a = √δ, w = 0
+    assert p0["a"][0] == pytest.approx(np.sqrt(2.0)) and not np.any(p0["w"])
+    for bad in (dict(beta0=np.zeros(2), delta=0.0), dict(beta0=np.ones(2), delta=np.nan),
+                dict(beta0=np.ones(2), delta=1.0, eta_a=0.0), dict(beta0=np.ones(2), delta=1.0, sign=0.5)):
+        with pytest.raises(ValueError):
+            rs.split_function(**bad)
+
+
+def test_tangent_kernel_matches_finite_differences():
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((4, 3))
+    a, w = np.array([0.8, -1.3]), rng.standard_normal((2, 3))
+    ea, ew = 0.6, 1.7
+    K = rs.tangent_kernel(rs.SingleNeuron(), {"a": a, "w": w}, X, rates={"a": ea, "w": ew})
+    h = 1e-6
+    for e in range(2):
+        th = np.r_[a[e], w[e]]
+        f = lambda t: X @ (t[0] * t[1:])
+        J = np.stack([(f(th + h * v) - f(th - h * v)) / (2 * h) for v in np.eye(4)], axis=1)
+        np.testing.assert_allclose(K[e], J @ np.diag([ea, ew, ew, ew]) @ J.T, atol=1e-8)

@@ -227,3 +227,12 @@ def test_zero_target_both_signs_of_delta(a0, w0):
     a, w = rl.single_neuron(t, a0, w0, np.zeros(2))
     a_num, w_num = _flow(t, a0, w0, np.zeros(2))
     assert np.abs(a - a_num).max() < TOL and np.abs(w - w_num).max() < TOL
+
+
+def test_split_init_no_cancellation_for_negative_delta():
+    """Regression: (δ + √(δ² + 4κ‖β₀‖²))/2 lost all digits for δ ≪ 0 and small β₀."""
+    b0 = np.array([1e-9, 0.0])
+    a0, w0 = rl.split_init(b0, -4.0)
+    # η_w a₀² is the positive root of x² − δx − κ‖β₀‖² = 0, ≈ κ‖β₀‖²/|δ| = 2.5e-19
+    assert a0**2 == pytest.approx(1e-18 / 4.0, rel=1e-12)
+    assert rl.conserved_quantity(a0, w0) == pytest.approx(-4.0, rel=1e-14)

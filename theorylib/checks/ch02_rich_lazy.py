@@ -4,7 +4,9 @@ Symbolic claims return an expression that sympy must simplify to exactly zero. N
 compare closed forms of :mod:`theorylib.theory.rich_lazy` with independent computations by
 :mod:`theorylib.sim` (gradient descent or ``solve_ivp`` on the gradient flow).
 
-Loss convention of the chapter: ``L = ½‖Xβ − y‖²`` summed over samples (the paper's), τ = 1.
+Loss convention of the chapter: ``L = ½‖Xβ − y‖²`` summed over samples (the paper's), τ = 1 unless
+a claim says otherwise. Every simulation starts from initial conditions built by
+:mod:`theorylib.sim.rich_lazy` (``split_function``), never from the theory's ``split_init``.
 """
 from __future__ import annotations
 
@@ -54,7 +56,7 @@ def verified(label):
 
 
 def _sym_data(d=2):
-    """Symbolic general data for the sum loss: C = XᵀX (symmetric) and b = Xᵀy."""
+    """Symbolic general data for the sum loss: XᵀX (symmetric) and Xᵀy."""
     C = symmetric_matrix_symbols("c", d, real=True)
     b = matrix_symbols("b", d, 1, real=True)
     return C, b
@@ -74,8 +76,8 @@ def _neuron_symbols(d=2):
 
 # ------------------------------------------------------------------------- symbolic claims
 @claim("ch02-conserved-single", CH, "symbolic",
-       "For f = a wᵀx on L = ½‖Xβ − y‖² (any data) with rates η_a, η_w, δ = η_w a² − η_a‖w‖² is conserved, "
-       "because d(η_w a²)/dt = d(η_a‖w‖²)/dt = −2η_aη_w a wᵀ∇_βL.")
+       "For one neuron a wᵀx on any data with rates η_a, η_w, the flow conserves δ = η_w a² − η_a‖w‖²: "
+       "both terms change at the same rate −2η_aη_w a wᵀ∇_βL.", ref="thm-ch02-conserved")
 def _conserved_single():
     a, w, C, b, loss = _neuron_symbols(3)
     fa, fw = gradient_flow(loss, [a, w], rates=[ETA_A, ETA_W])
@@ -87,8 +89,9 @@ def _conserved_single():
 
 
 @claim("ch02-conserved-two-layer", CH, "symbolic",
-       "For f = A W x (A ∈ R^{c×m}, W ∈ R^{m×d}) on a squared loss with any data and rates η_a (A), η_w (W), "
-       "the m×m matrix η_w AᵀA − η_a WWᵀ is conserved; its diagonal holds the per-neuron δ_i.")
+       "For a two-layer linear network AWx with rates η_a (readout A) and η_w (first layer W), on any data, "
+       "the flow conserves the matrix Δ = η_w AᵀA − η_a WWᵀ, whose diagonal holds the per-neuron δ_i.",
+       ref="thm-ch02-conserved")
 def _conserved_two_layer():
     W = matrix_symbols("w", 3, 2, real=True)
     A = matrix_symbols("a", 2, 3, real=True)
@@ -97,13 +100,13 @@ def _conserved_two_layer():
     P = A * W
     loss = -(Syx.T * P).trace() + sp.Rational(1, 2) * (P * Sxx * P.T).trace()
     flows = gradient_flow(loss, [W, A], rates=[ETA_W, ETA_A])
-    Q = ETA_W * A.T * A - ETA_A * W * W.T
-    return time_derivative(Q, [W, A], flows).applyfunc(sp.expand)
+    D = ETA_W * A.T * A - ETA_A * W * W.T
+    return time_derivative(D, [W, A], flows).applyfunc(sp.expand)
 
 
 @claim("ch02-conserved-deep", CH, "symbolic",
        "For a depth-3 linear network W3W2W1 with layer-wise rates η_l (any data), "
-       "W_{l+1}ᵀW_{l+1}/η_{l+1} − W_lW_lᵀ/η_l is conserved for l = 1, 2.")
+       "the flow conserves W_{l+1}ᵀW_{l+1}/η_{l+1} − W_lW_lᵀ/η_l for l = 1, 2.", ref="thm-ch02-conserved")
 def _conserved_deep():
     e = sp.symbols("eta_1 eta_2 eta_3", positive=True)
     W1 = matrix_symbols("u", 2, 2, real=True)
@@ -143,14 +146,15 @@ def relu_balance_residual(m=2, d=2, n=2):
 
 @claim("ch02-conserved-relu", CH, "symbolic",
        "In a two-layer bias-free network f = Σ a_i σ(w_iᵀx) with a positively 1-homogeneous σ (ReLU), each "
-       "neuron's δ_i = η_w a_i² − η_a‖w_i‖² is conserved by the gradient flow (wherever σ is differentiable).")
+       "neuron's δ_i = η_w a_i² − η_a‖w_i‖² is conserved by the gradient flow (wherever σ is differentiable).",
+       ref="thm-ch02-conserved")
 def _conserved_relu():
     return relu_balance_residual()
 
 
 @claim("ch02-gd-drift-formula", CH, "symbolic",
        "One GD step (a ← a − lr η_a wᵀg, w ← w − lr η_w a g, g = ∇_βL) changes δ by exactly "
-       "lr² η_aη_w (η_a (wᵀg)² − η_w a²‖g‖²): order lr² per step.")
+       "lr² η_aη_w (η_a (wᵀg)² − η_w a²‖g‖²): order lr² per step.", ref="prop-ch02-gd-drift")
 def _gd_drift_formula():
     a = sp.Symbol("a", real=True)
     lr = sp.Symbol("lr", positive=True)
@@ -166,7 +170,7 @@ def _gd_drift_formula():
 
 @claim("ch02-function-space", CH, "symbolic",
        "β = aw obeys β̇ = −M∇_βL with M = η_w a² I + η_a wwᵀ = ((Ω+δ)/2) I + ((Ω−δ)/2) β̂β̂ᵀ, "
-       "Ω = √(δ² + 4η_aη_w‖β‖²).")
+       "Ω = √(δ² + 4η_aη_w‖β‖²).", ref="thm-ch02-function-space")
 def _function_space():
     a, w, C, b, loss = _neuron_symbols(2)
     fa, fw = gradient_flow(loss, [a, w], rates=[ETA_A, ETA_W])
@@ -191,7 +195,7 @@ def _function_space():
 
 @claim("ch02-mirror", CH, "symbolic",
        "With η_a = η_w = 1 and a > 0, Φ_δ(β) = (Ω − 2δ)√((Ω+δ)/2)/3 satisfies ∇Φ_δ = w and ∇²Φ_δ·M = a I, "
-       "so β̇ = −a(∇²Φ_δ)⁻¹∇L is a mirror flow with time warped by a(t).")
+       "so β̇ = −a(∇²Φ_δ)⁻¹∇L is a mirror flow with time warped by a(t).", ref="sec-ch02-mirror")
 def _mirror():
     b1, b2 = sp.symbols("beta_1 beta_2", real=True)
     dl = sp.Symbol("delta", real=True)
@@ -212,7 +216,7 @@ def _mirror():
 
 @claim("ch02-regimes", CH, "symbolic",
        "M(β)/δ → I as δ → +∞ (lazy: linear regression), M(β)/|δ| → β̂β̂ᵀ as δ → −∞, and at δ = 0 "
-       "M = √(η_aη_w)‖β‖(I + β̂β̂ᵀ) (rich).")
+       "M = √(η_aη_w)‖β‖(I + β̂β̂ᵀ) (rich).", ref="thm-ch02-function-space")
 def _regimes():
     dl = sp.Symbol("delta", real=True)
     nb = sp.Symbol("n_beta", positive=True)  # ‖β‖
@@ -249,7 +253,7 @@ def whitened_reduction():
 
 @claim("ch02-riccati", CH, "symbolic",
        "On whitened data ν = η_a(w·β*)/a obeys the Riccati equation ν̇ = η_aη_w s² − δν − ν², z = 1/a² obeys the "
-       "linear equation ż = 2η_w − 2(δ + ν)z, and w_⊥ obeys ẇ_⊥ = −η_w a² w_⊥.")
+       "linear equation ż = 2η_w − 2(δ + ν)z, and w_⊥ obeys ẇ_⊥ = −η_w a² w_⊥.", ref="thm-ch02-riccati")
 def _riccati():
     ric, lin, dperp = whitened_reduction()
     return sp.Matrix([ric, lin]).col_join(dperp)
@@ -258,7 +262,8 @@ def _riccati():
 @claim("ch02-exact-solution", CH, "symbolic",
        "With ν = d/dt ln(e^{−δt}G), G = e^{δt/2}[cosh(Ωt/2) + r sinh(Ωt/2)], Ω² = δ² + 4η_aη_w s², "
        "ν solves the Riccati equation with ν(0) = (rΩ − δ)/2; I = ∫₀ᵗG² has the stated closed form; "
-       "z = (1 + 2η_w a₀² I)/(a₀²G²) solves the z-equation (so a = a₀G/√N), and w·β̂* = νa/(η_a s) = P/√N.")
+       "z = (1 + 2η_w a₀² I)/(a₀²G²) solves the z-equation (so a = a₀G/√N), and w·β̂* = νa/(η_a s) = P/√N.",
+       ref="thm-ch02-exact")
 def _exact_solution():
     ex, (t, delta, Om, r, a0, s, eta_a, eta_w) = rl.single_neuron_expr()
     G, I, N, P, nu = ex["G"], ex["I"], ex["N"], ex["P"], ex["nu"]
@@ -276,7 +281,7 @@ def _exact_solution():
 
 @claim("ch02-final-readout", CH, "symbolic",
        "As t → ∞ (r > −1), a(t)² = a₀²G²/N → (δ + Ω)/(2η_w), the positive root of "
-       "η_w a⁴ − δa² − η_a s² = 0 (δ conserved at β = β*).")
+       "η_w a⁴ − δa² − η_a s² = 0 (δ conserved at β = β*).", ref="thm-ch02-exact")
 def _final_readout():
     ex, (t, delta, Om, r, a0, s, eta_a, eta_w) = rl.single_neuron_expr()
     p, q = sp.symbols("p q", positive=True)  # p = Ω − δ > 0, q = Ω + δ > 0
@@ -314,7 +319,8 @@ def _final_readout():
 
 @claim("ch02-learning-time", CH, "symbolic",
        "For an aligned neuron μ̇ = Ω(μ)(s − μ), Ω(μ) = √(δ² + 4κμ²) (κ = η_aη_w): dt/dμ of the closed-form "
-       "learning time equals 1/(Ω(μ)(s − μ)), and at δ = 0, κ = 1 it is (1/2s)ln[μ(s−μ₀)/(μ₀(s−μ))].")
+       "learning time equals 1/(Ω(μ)(s − μ)), and at δ = 0, κ = 1 it is (1/2s)ln[μ(s−μ₀)/(μ₀(s−μ))].",
+       ref="prop-ch02-time")
 def _learning_time():
     T, (mu, mu0, delta, s, kappa) = rl.learning_time_expr()
     # derive the aligned flow from the function-space matrix: β = μβ̂* ⇒ β̂ = ±β̂*, Mβ̂* = Ωβ̂*
@@ -334,7 +340,8 @@ def _learning_time():
 
 @claim("ch02-implicit-bias", CH, "symbolic",
        "If ẇ ∈ row(X) then w_⊥ is constant; at an interpolant β∞ = β_mn + a∞w_⊥(0), and δ conservation gives "
-       "η_w a∞⁴ − (δ + η_a k²)a∞² − η_a c² = 0, solved by a∞² = (δ_row + √(δ_row² + 4η_aη_w c²))/(2η_w), δ_row = δ + η_a k².")
+       "η_w a∞⁴ − (δ + η_a k²)a∞² − η_a c² = 0, solved by a∞² = (δ_row + √(δ_row² + 4η_aη_w c²))/(2η_w), δ_row = δ + η_a k².",
+       ref="thm-ch02-implicit-bias")
 def _implicit_bias():
     # one sample in d = 2 with the null direction e₂: X = (x₁, 0)
     a, x1, y1 = sp.symbols("a x_1 y_1", real=True)
@@ -355,16 +362,22 @@ def _implicit_bias():
 
 
 # --------------------------------------------------------------------------- numeric claims
-def _init_batch(beta0s, deltas, eta_a=1.0, eta_w=1.0):
-    """All (β₀, δ) pairs re-split to (a₀ > 0, w₀): arrays a0 (E,), w0 (E, d) and the (β₀ index, δ) labels."""
-    a0, w0, lab = [], [], []
+def _init_batch(beta0s, deltas, eta_a=1.0, eta_w=1.0, signs=(1.0,)):
+    """Every (β₀, δ, sign) split into a neuron by the simulator's numerical root of the constraint.
+
+    Returns arrays a0 (E,), w0 (E, d) and the labels (β₀ index, δ, sign). The theory's
+    ``split_init`` is *not* used, so a wrong closed-form split cannot pass the checks.
+    """
+    b, dl, sg, lab = [], [], [], []
     for i, b0 in enumerate(np.atleast_2d(beta0s)):
-        for dl in deltas:
-            a, w = rl.split_init(b0, dl, eta_a, eta_w)
-            a0.append(a)
-            w0.append(w)
-            lab.append((i, dl))
-    return np.array(a0), np.array(w0), lab
+        for d in deltas:
+            for s in signs:
+                b.append(b0)
+                dl.append(d)
+                sg.append(s)
+                lab.append((i, float(d), float(s)))
+    p = rs.split_function(np.array(b), np.array(dl), eta_a, eta_w, sign=np.array(sg))
+    return p["a"], p["w"], lab
 
 
 def _closed_form_batch(t, a0, w0, beta_star, eta_a=1.0, eta_w=1.0):
@@ -378,6 +391,29 @@ def _closed_form_batch(t, a0, w0, beta_star, eta_a=1.0, eta_w=1.0):
 _REC = lambda p: {"a": p["a"].copy(), "w": p["w"].copy()}
 
 
+def _gap(tr, ta, tw):
+    return float(max(np.abs(tr["a"] - ta).max(), np.abs(tr["w"] - tw).max()))
+
+
+@claim("ch02-split-init", CH, "numeric",
+       "The closed-form split of a function β₀ into (a₀, w₀) with a given δ equals the simulator's "
+       "numerical root of the constraint η_w a² − η_a‖β₀‖²/a² = δ (every setting of the chapter, both rate pairs).",
+       tol=1e-13, ref="sec-ch02-setup",
+       tol_reason="both are float64-accurate (Brent's method to 4 ulp); measured 1.9e-15 on these settings, "
+                  "where |δ| ≤ 4‖β₀‖ keeps the closed form free of cancellation")
+def _split_init():
+    err = 0.0
+    cases = [(BETA0_FIG2, DELTAS_FIG2), (BETA0_FIG8, DELTAS_FIG8), (BETA0_FIG4, DELTAS_FIG2)]
+    for (ea, ew) in ((1.0, 1.0), (0.5, 2.0), (3.0, 0.4)):
+        for b0s, dls in cases:
+            for b0 in np.atleast_2d(b0s):
+                p = rs.split_function(np.repeat(b0[None], len(dls), 0), dls, ea, ew)
+                for e, dl in enumerate(dls):
+                    a, w = rl.split_init(b0, dl, ea, ew)
+                    err = max(err, abs(p["a"][e] - a) / abs(a), np.abs(p["w"][e] - w).max() / np.abs(w).max())
+    return float(err)
+
+
 @lru_cache(maxsize=None)
 def fig8_flow():
     """Closed form vs solve_ivp in the paper's Fig. 8 setting (3 directions × 7 values of δ), rates 1."""
@@ -386,38 +422,65 @@ def fig8_flow():
     t = np.linspace(0, T_FIG8, 201)
     tr = integrate_flow(rs.SingleNeuron(), {"a": a0, "w": w0}, data, t, record=_REC, rtol=1e-12, atol=1e-12)
     ta, tw = _closed_form_batch(t, a0, w0, BETA_STAR_FIG8)
-    err = max(np.abs(tr["a"] - ta).max(), np.abs(tr["w"] - tw).max())
-    return err, {"t": t, "a_sim": tr["a"], "w_sim": tr["w"], "a_th": ta, "w_th": tw, "labels": lab}
+    return _gap(tr, ta, tw), {"t": t, "a_sim": tr["a"], "w_sim": tr["w"], "a_th": ta, "w_th": tw, "labels": lab}
 
 
 @claim("ch02-exact-vs-ode", CH, "numeric",
-       "The closed-form (a(t), w(t)) agrees with solve_ivp on the gradient flow for 21 initialisations "
-       "(Fig. 8 setting: δ ∈ {−2, −1, −0.2, 0.02, 0.2, 1, 2}, three directions of β₀), t ∈ [0, 10].",
-       tol=1e-6, tol_reason="integrator at rtol = atol = 1e-12; the measured gap (~1e-10) is integration error")
+       "The closed-form a(t), w(t) agree with solve_ivp on the gradient flow for 21 initialisations "
+       "(δ ∈ {−2, −1, −0.2, 0.02, 0.2, 1, 2}, three directions of β₀, t ≤ 10).",
+       tol=1e-9, ref="thm-ch02-exact",
+       tol_reason="integrator at rtol = atol = 1e-12 on O(1) values; measured 2.6e-11")
 def _exact_vs_ode():
     return fig8_flow()
 
 
 @lru_cache(maxsize=None)
 def rates_flow():
-    """Closed form vs solve_ivp with unequal layer rates (η_a, η_w) = (0.5, 2) and (3, 0.4)."""
+    """Unequal layer rates (η_a, η_w) = (0.5, 2) and (3, 0.4), readouts a₀ > 0 and a₀ < 0."""
     out = 0.0
     data = rs.SampleSums.whitened(BETA_STAR_FIG8)
     t = np.linspace(0, 6, 61)
     for ea, ew in ((0.5, 2.0), (3.0, 0.4)):
-        a0, w0, _ = _init_batch(BETA0_FIG8, [-1.5, 0.0, 1.5], ea, ew)
+        a0, w0, _ = _init_batch(BETA0_FIG8, [-1.5, 0.0, 1.5], ea, ew, signs=(1.0, -1.0))
         tr = integrate_flow(rs.SingleNeuron(), {"a": a0, "w": w0}, data, t, record=_REC,
                             rates={"a": ea, "w": ew}, rtol=1e-12, atol=1e-12)
         ta, tw = _closed_form_batch(t, a0, w0, BETA_STAR_FIG8, ea, ew)
-        out = max(out, np.abs(tr["a"] - ta).max(), np.abs(tr["w"] - tw).max())
+        out = max(out, _gap(tr, ta, tw))
     return out
 
 
 @claim("ch02-exact-rates", CH, "numeric",
-       "With unequal layer-wise rates ((η_a, η_w) = (0.5, 2) and (3, 0.4)) the closed form agrees with solve_ivp.",
-       tol=1e-6, tol_reason="integrator at rtol = atol = 1e-12")
+       "With unequal layer rates ((η_a, η_w) = (0.5, 2) and (3, 0.4)) and readouts starting positive or "
+       "negative, the closed form agrees with solve_ivp (36 runs, t ≤ 6).",
+       tol=1e-9, ref="thm-ch02-exact",
+       tol_reason="integrator at rtol = atol = 1e-12; measured 3e-11")
 def _exact_rates():
     return rates_flow()
+
+
+TAU = 2.5
+
+
+@lru_cache(maxsize=None)
+def tau_flow():
+    """Flow with time constant τ = 2.5 (τ θ̇ = −rate·∇L) against the closed form at t/τ."""
+    ea, ew = 0.5, 2.0
+    data = rs.SampleSums.whitened(BETA_STAR_FIG8)
+    t = np.linspace(0, 10, 51)
+    a0, w0, _ = _init_batch(BETA0_FIG8[:2], [-1.0, 1.0], ea, ew, signs=(1.0, -1.0))
+    tr = integrate_flow(rs.SingleNeuron(), {"a": a0, "w": w0}, data, t, record=_REC, tau=TAU,
+                        rates={"a": ea, "w": ew}, rtol=1e-12, atol=1e-12)
+    ta, tw = _closed_form_batch(t / TAU, a0, w0, BETA_STAR_FIG8, ea, ew)
+    return _gap(tr, ta, tw)
+
+
+@claim("ch02-exact-tau", CH, "numeric",
+       "With a time constant τ = 2.5 (τ ȧ = −η_a ∂L/∂a, τ ẇ = −η_w ∇_wL), rates (0.5, 2) and both signs of a₀, "
+       "the flow at time t equals the closed form at t/τ.",
+       tol=5e-10, ref="sec-ch02-setup",
+       tol_reason="integrator at rtol = atol = 1e-12; measured 5e-12 (a wrong τ scaling gives O(1) gaps)")
+def _exact_tau():
+    return tau_flow()
 
 
 @lru_cache(maxsize=None)
@@ -427,24 +490,26 @@ def fig8_gd(lr):
     t = np.linspace(0, T_FIG8, 101)
     tr = train_gd(rs.SingleNeuron(), {"a": a0, "w": w0}, data, lr, times=t, record=_REC)
     ta, tw = _closed_form_batch(t, a0, w0, BETA_STAR_FIG8)
-    err = max(np.abs(tr["a"] - ta).max(), np.abs(tr["w"] - tw).max())
-    delta = rl.conserved_quantity(tr["a"], tr["w"])
+    delta = tr["a"] ** 2 - np.sum(tr["w"] ** 2, axis=-1)
     drift = np.abs(delta - delta[0]).max()
-    return err, drift, {"t": t, "a_gd": tr["a"], "w_gd": tr["w"], "delta": delta}
+    return _gap(tr, ta, tw), drift, {"t": t, "a_gd": tr["a"], "w_gd": tr["w"], "delta": delta}
 
 
 @claim("ch02-exact-vs-gd", CH, "numeric",
-       "Plain GD with lr = 1e-3 (t = lr·k) follows the closed form in the Fig. 8 setting.",
-       tol=2e-3, tol_reason="GD's discretisation error is O(lr) (claim ch02-gd-order); measured 3.7e-4 at lr = 1e-3, "
-                                 "7.4e-4 at lr = 2e-3")
+       "Plain GD with step η = 1e-3 (t = ηk) stays within 2e-3 of the closed form in the Fig. 8 setting (t ≤ 10).",
+       tol=2e-3, ref="fig-ch02-exact",
+       tol_reason="Euler's global error is O(η) (claim ch02-gd-order); measured 3.7e-4 at η = 1e-3, "
+                  "7.4e-4 at 2e-3")
 def _exact_vs_gd():
     err, _, data = fig8_gd(LR_GD)
     return err, data
 
 
 @claim("ch02-gd-order", CH, "numeric",
-       "Halving the step size halves the GD-vs-theory gap and the total drift of δ: |ratio − 2| for both.",
-       tol=0.15, tol_reason="first-order method: ratio 2 + O(lr); measured at lr = 2e-3 vs 1e-3")
+       "Halving the GD step halves both the gap to the closed form and the drift of δ (error: |ratio − 2|, "
+       "the worse of the two).",
+       tol=0.1, ref="prop-ch02-gd-drift",
+       tol_reason="a first-order method has ratio 2 + O(η); measured 3e-3 at η = 2e-3 vs 1e-3")
 def _gd_order():
     e1, d1, _ = fig8_gd(2 * LR_GD)
     e2, d2, _ = fig8_gd(LR_GD)
@@ -452,9 +517,11 @@ def _gd_order():
 
 
 @claim("ch02-gd-drift-step", CH, "numeric",
-       "The change of δ in one simulated GD step equals lr²η_aη_w(η_a(wᵀg)² − η_w a²‖g‖²) (relative error).",
-       tol=1e-8, tol_reason="Δδ ~ lr²‖g‖² is a difference of O(1) numbers, so float64 rounding alone gives "
-                                 "relative errors ~1e-13; measured 1.2e-15")
+       "The change of δ in one simulated GD step equals η²η_aη_w(η_a(wᵀg)² − η_w a²‖g‖²) "
+       "(64 random neurons, non-whitened data, rates (0.7, 1.6); relative error).",
+       tol=1e-13, ref="prop-ch02-gd-drift",
+       tol_reason="Δδ ~ η²‖g‖² is the difference of two O(1) numbers, so float64 rounding gives ~1e-16/η² "
+                  "relative ≈ 1e-12 at worst; measured 1.2e-15")
 def _gd_drift_step():
     rng = np.random.default_rng(3)
     E, d = 64, 3
@@ -465,10 +532,18 @@ def _gd_drift_step():
     model = rs.SingleNeuron()
     lr, ea, ew = 1e-2, 0.7, 1.6
     tr = train_gd(model, {"a": a0, "w": w0}, data, lr, steps=np.array([1]), rates={"a": ea, "w": ew}, record=_REC)
-    d_sim = rl.conserved_quantity(tr["a"][0], tr["w"][0], ea, ew) - rl.conserved_quantity(a0, w0, ea, ew)
+    dl = lambda a, w: ew * a**2 - ea * np.sum(w**2, axis=-1)
+    d_sim = dl(tr["a"][0], tr["w"][0]) - dl(a0, w0)
     g = model.grad_beta({"a": a0, "w": w0}, data)
     d_th = rl.gd_drift_per_step(a0, w0, g, lr, ea, ew)
     return float(np.max(np.abs(d_sim - d_th)) / np.max(np.abs(d_th)))
+
+
+def _cosine_distance(K0, K):
+    """1 − cos of the angle between K₀ and each K (flattened): the kernel distance, written independently."""
+    v0 = K0.reshape(-1)
+    V = K.reshape(K.shape[0], -1)
+    return 1 - (V @ v0) / np.sqrt((V * V).sum(1) * (v0 @ v0))
 
 
 @lru_cache(maxsize=None)
@@ -479,28 +554,39 @@ def fig2_flow():
     t = np.linspace(0, T_FIG2, 401)
     tr = integrate_flow(rs.SingleNeuron(), {"a": a0, "w": w0}, data, t, record=_REC, rtol=1e-11, atol=1e-12)
     ta, tw = _closed_form_batch(t, a0, w0, BETA_STAR_FIG2)
-    err = max(np.abs(tr["a"] - ta).max(), np.abs(tr["w"] - tw).max())
-    # kernel distance S(0, t) (X = I), from the closed form and from the flow
+    err = _gap(tr, ta, tw)
     X = np.eye(2)
+    # theory: the kernel formula of the library on the closed form; simulation: the Jacobian of the
+    # simulated network (from its own gradients) and an independently written cosine distance
     S_th = np.stack([rl.kernel_distance(rl.neuron_kernel(X, ta[0, e], tw[0, e]), rl.neuron_kernel(X, ta[:, e], tw[:, e]))
                      for e in range(len(a0))], axis=1)
-    S_sim = np.stack([rl.kernel_distance(rl.neuron_kernel(X, tr["a"][0, e], tr["w"][0, e]),
-                                         rl.neuron_kernel(X, tr["a"][:, e], tr["w"][:, e])) for e in range(len(a0))], axis=1)
+    K_sim = np.stack([rs.tangent_kernel(rs.SingleNeuron(), {"a": tr["a"][i], "w": tr["w"][i]}, X)
+                      for i in range(len(t))], axis=1)  # (E, T, n, n)
+    S_sim = np.stack([_cosine_distance(K_sim[e, 0], K_sim[e]) for e in range(len(a0))], axis=1)
+    # the variant of the authors' notebook: ‖K_t‖_F evaluated with a₀² in the cross term 2a²‖w‖²
+    w2 = np.sum(tw**2, axis=-1)
+    inner = 2 * ta[0] ** 2 * ta**2 + ta[0] ** 2 * w2 + ta**2 * np.sum(tw[0] ** 2, -1) + np.sum(tw[0] * tw, -1) ** 2
+    n0 = np.sqrt(2 * ta[0] ** 4 + 2 * ta[0] ** 2 * np.sum(tw[0] ** 2, -1) + np.sum(tw[0] ** 2, -1) ** 2)
+    S_nb = 1 - inner / (n0 * np.sqrt(2 * ta**4 + 2 * ta[0] ** 2 * w2 + w2**2))
     return max(err, np.abs(S_th - S_sim).max()), {"t": t, "a_sim": tr["a"], "w_sim": tr["w"], "a_th": ta, "w_th": tw,
-                                                   "S_th": S_th, "S_sim": S_sim, "deltas": DELTAS_FIG2}
+                                                   "S_th": S_th, "S_sim": S_sim, "S_nb": S_nb, "deltas": DELTAS_FIG2}
 
 
 @claim("ch02-fig2", CH, "numeric",
-       "In the Fig. 2 setting (δ ∈ {−4, …, 4}, T = 20) the closed form and the kernel distance S(0, t) agree with solve_ivp.",
-       tol=1e-6, tol_reason="integrator at rtol = 1e-11")
+       "In the Fig. 2 setting (δ ∈ {−4, …, 4}, T = 20) the closed form agrees with solve_ivp, and the kernel distance "
+       "S(0, t) of the closed form agrees with the one measured on the simulated network's Jacobian.",
+       tol=1e-9, ref="fig-ch02-regimes",
+       tol_reason="integrator at rtol = 1e-11; measured 2e-11 (S is a smooth function of the parameters)")
 def _fig2():
     return fig2_flow()
 
 
 @claim("ch02-kernel", CH, "numeric",
        "neuron_kernel equals the rate-weighted tangent kernel J diag(η) Jᵀ of the predictions Xβ, with J from "
-       "central finite differences.",
-       tol=1e-7, tol_reason="central differences with h = 1e-5 have O(h²) ≈ 1e-10 truncation plus rounding ~1e-11/h")
+       "central finite differences (random X, a, w; rates (0.6, 1.7)).",
+       tol=1e-9, ref="eq-ch02-kernel",
+       tol_reason="central differences with h = 1e-5: O(h²) truncation is exactly 0 for this bilinear f, "
+                  "rounding ~1e-16/h ≈ 1e-11; measured 3e-11")
 def _kernel():
     rng = np.random.default_rng(5)
     X = rng.standard_normal((4, 3))
@@ -514,6 +600,17 @@ def _kernel():
     return float(np.abs(K_fd - rl.neuron_kernel(X, np.array(a), w, ea, ew)).max())
 
 
+@claim("ch02-kernel-notebook", CH, "numeric",
+       "In the Fig. 2 setting the kernel distance with a₀² in place of a_t² (as in the authors' notebook) differs from "
+       "S(0, t) by more than 0.05 for some δ and t (error: 0.05 divided by the largest difference).",
+       tol=1.0, ref="sec-ch02-kernel",
+       tol_reason="a threshold claim: passes iff the largest difference exceeds 0.05; measured difference 0.19")
+def _kernel_notebook():
+    F = fig2_flow()[1]
+    gap = float(np.abs(F["S_nb"] - F["S_th"]).max())
+    return 0.05 / gap, {"gap": gap}
+
+
 @lru_cache(maxsize=None)
 def fig4_flow(T=200.0):
     """Fig. 4b setting: one sample x = (0.5, 1), y = 1.1, β₀ = (0.4, 0.05), δ ∈ {−4, …, 4}."""
@@ -524,12 +621,14 @@ def fig4_flow(T=200.0):
     beta_sim = tr["a"][..., None] * tr["w"]
     lim = np.array([rl.implicit_bias_limit(X_FIG4, Y_FIG4, a0[e], w0[e])[0] for e in range(len(a0))])
     err = np.abs(beta_sim[-1] - lim).max()
-    return err, {"t": t, "beta": beta_sim, "limit": lim, "deltas": DELTAS_FIG2}
+    return err, {"t": t, "beta": beta_sim, "limit": lim, "deltas": DELTAS_FIG2, "a0": a0, "w0": w0}
 
 
 @claim("ch02-implicit-bias-flow", CH, "numeric",
-       "In the Fig. 4b setting the flow ends at implicit_bias_limit for every δ ∈ {−4, …, 4}.",
-       tol=1e-6, tol_reason="integrated to T = 200, where the remaining exponential transient is < 1e-9")
+       "With one sample x = (0.5, 1), y = 1.1 (Fig. 4b setting) the flow from β₀ = (0.4, 0.05) ends at the "
+       "interpolant of implicit_bias_limit for every δ ∈ {−4, …, 4}.",
+       tol=1e-10, ref="thm-ch02-implicit-bias",
+       tol_reason="integrated to T = 200 at rtol = 1e-11, where the exponential transient is < 1e-12; measured 1.7e-12")
 def _implicit_bias_flow():
     return fig4_flow()
 
@@ -542,19 +641,20 @@ def learning_times():
     t_th = rl.learning_time(deltas, s, mu0, mu1)
     bs = np.array([s, 0.0])
     data = rs.SampleSums.whitened(bs)
+    p0 = rs.split_function(np.repeat((mu0 * bs / s)[None], len(deltas), 0), deltas)
     mu_sim = np.empty_like(deltas)
-    for i, dl in enumerate(deltas):
-        a, w = rl.split_init(mu0 * bs / s, dl)
-        tr = integrate_flow(rs.SingleNeuron(), {"a": np.array([a]), "w": w[None]}, data, [0.0, t_th[i]],
-                            record=_REC, rtol=1e-11, atol=1e-13)
+    for i in range(len(deltas)):
+        tr = integrate_flow(rs.SingleNeuron(), {"a": p0["a"][i:i + 1], "w": p0["w"][i:i + 1]}, data,
+                            [0.0, t_th[i]], record=_REC, rtol=1e-11, atol=1e-13)
         mu_sim[i] = tr["a"][-1, 0] * tr["w"][-1, 0, 0]
     return float(np.abs(mu_sim - mu1).max()), {"deltas": deltas, "t": t_th, "mu_sim": mu_sim, "mu0": mu0, "s": s}
 
 
 @claim("ch02-learning-time-flow", CH, "numeric",
-       "From an aligned init μ₀ = 1e-3 (s = 1), the flow reaches μ = s/2 exactly at the closed-form learning time, "
-       "for δ ∈ [−3, 3].",
-       tol=1e-7, tol_reason="integrator at rtol = 1e-11 on an O(1) quantity")
+       "From an aligned start μ₀ = 1e-3 (s = 1), the flow reaches μ = s/2 at the closed-form learning time, "
+       "for 13 values δ ∈ [−3, 3].",
+       tol=1e-10, ref="prop-ch02-time",
+       tol_reason="integrator at rtol = 1e-11 on an O(1) quantity; measured 2e-12")
 def _learning_time_flow():
     return learning_times()
 
@@ -568,43 +668,55 @@ def two_layer_drift(lr):
     data = Moments(X.T @ X / 20, Y.T @ X / 20, float(np.sum(Y**2) / 20))
     p0 = rs.two_layer_init((3, 4, 2), (0.5, 0.2), n_ensemble=4, seed=1)
     ea, ew = 0.5, 2.0
-    Q = lambda W, A: ew * np.swapaxes(A, 1, 2) @ A - ea * W @ np.swapaxes(W, 1, 2)
+    D = lambda W, A: ew * np.swapaxes(A, 1, 2) @ A - ea * W @ np.swapaxes(W, 1, 2)
     tr = train_gd(DeepLinear((3, 4, 2)), p0, data, lr, times=[0.0, 5.0], rates={"W1": ew, "W2": ea},
-                  record=lambda p: {"Q": Q(p["W1"], p["W2"])})
-    return float(np.abs(tr["Q"][-1] - tr["Q"][0]).max()), float(tr.loss[-1].max())
+                  record=lambda p: {"D": D(p["W1"], p["W2"])})
+    return float(np.abs(tr["D"][-1] - tr["D"][0]).max()), float(tr.loss[-1].max())
 
 
 @claim("ch02-two-layer-gd", CH, "numeric",
-       "Under GD the matrix η_w AᵀA − η_a WWᵀ of a two-layer linear net drifts by O(lr): halving lr halves the "
-       "drift (|ratio − 2|).",
-       tol=0.15, tol_reason="drift per step is O(lr²), total O(lr); ratio 2 + O(lr) measured at lr = 2e-3, 1e-3")
+       "Under GD with rates (η_a, η_w) = (0.5, 2) the matrix η_w AᵀA − η_a WWᵀ of a two-layer linear net drifts by "
+       "O(η): halving η halves the drift (error: |ratio − 2|).",
+       tol=0.1, ref="thm-ch02-conserved",
+       tol_reason="drift per step is O(η²), total O(η); ratio 2 + O(η); measured 1.4e-3 at η = 2e-3 vs 1e-3")
 def _two_layer_gd():
     d1, _ = two_layer_drift(2e-3)
     d2, _ = two_layer_drift(1e-3)
     return abs(d1 / d2 - 2), {"drift": (d1, d2)}
 
 
-# ReLU teacher-student (a scaled-down version of the paper's Fig. 1a)
-RELU_TAUS = np.array([0.1, 0.1, 0.1, 2.0])
+# ReLU teacher-student (a scaled-down version of the paper's Fig. 1a). RELU_SCALES is the initial
+# scale ε of the chapter (the argument `tau` of rs.relu_init).
+RELU_SCALES = np.array([0.1, 0.1, 0.1, 2.0])
 RELU_DELTAS = np.array([1.0, 0.0, -1.0, 0.0])
-RELU_NAMES = ("τ = 0.1, δ = +1", "τ = 0.1, δ = 0", "τ = 0.1, δ = −1", "τ = 2, δ = 0")
+RELU_NAMES = ("ε = 0.1, δ = +1", "ε = 0.1, δ = 0", "ε = 0.1, δ = −1", "ε = 2, δ = 0")
+TEACHER_SEED = 5
+RELU_T, RELU_T_LONG, RELU_FRAC, N_TEST = 40.0, 200.0, 1e-3, 500
+
+
+def relu_data():
+    """20 training inputs on the unit circle, 500 held-out inputs at random angles, one ReLU teacher."""
+    X, y, teacher = rs.teacher_student_data(20, 2, 3, seed=TEACHER_SEED)
+    ang = np.random.default_rng(11).uniform(0, 2 * np.pi, N_TEST)
+    Xt = np.stack([np.cos(ang), np.sin(ang)], axis=1)
+    yt = np.maximum(Xt @ teacher["W"].T, 0) @ teacher["a"]
+    return X, y, Xt, yt, teacher
 
 
 @lru_cache(maxsize=None)
-def relu_run(lr=0.02, T=40.0, n_rec=401):
-    X, y, teacher = rs.teacher_student_data(20, 2, 3, seed=TEACHER_SEED)
-    p0 = rs.relu_init(50, 2, RELU_TAUS, RELU_DELTAS, n_ensemble=len(RELU_TAUS), seed=1)
-    t = np.linspace(0, T, n_rec)
-    rec = lambda p: {"W": p["W"].copy(), "a": p["a"].copy()}
-    tr = train_gd(rs.TwoLayerReLU(), p0, (X, y), lr, times=t, record=rec)
+def relu_run(lr=0.02, T=RELU_T_LONG, dt_rec=0.1):
+    X, y, Xt, yt, teacher = relu_data()
+    p0 = rs.relu_init(50, 2, RELU_SCALES, RELU_DELTAS, n_ensemble=len(RELU_SCALES), seed=1)
+    t = np.unique(np.concatenate([np.arange(0, min(T, RELU_T) + 1e-9, dt_rec), np.arange(RELU_T, T + 1e-9, 5.0)]))
+    t = t[t <= T + 1e-9]
+    model = rs.TwoLayerReLU()
+    rec = lambda p: {"W": p["W"].copy(), "a": p["a"].copy(), "test": model.loss(p, (Xt, yt))}
+    tr = train_gd(model, p0, (X, y), lr, times=t, record=rec)
     delta = tr["a"] ** 2 - np.sum(tr["W"] ** 2, axis=-1)  # (T, E, m)
     drift = np.abs(delta - delta[0]).max(axis=(0, 2))
     act = np.stack([rs.activation_change(p0["W"], tr["W"][i], X) for i in range(len(t))])
-    return {"t": t, "loss": tr.loss, "W": tr["W"], "a": tr["a"], "drift": drift, "act": act,
-            "X": X, "y": y, "teacher": teacher, "loss0": float(np.mean(y**2) / 2)}
-
-
-TEACHER_SEED = 5
+    return {"t": t, "loss": tr.loss, "test": tr["test"], "W": tr["W"], "a": tr["a"], "drift": drift, "act": act,
+            "X": X, "y": y, "teacher": teacher, "loss0": float(np.mean(y**2) / 2), "test0": float(np.mean(yt**2) / 2)}
 
 
 def _time_to(loss, t, frac):
@@ -613,33 +725,67 @@ def _time_to(loss, t, frac):
     return np.where(below.any(axis=0), t[np.argmax(below, axis=0)], np.inf)
 
 
+def _at(r, T):
+    return int(np.argmin(np.abs(r["t"] - T)))
+
+
 @claim("ch02-relu-conserved", CH, "numeric",
-       "In the ReLU teacher-student run every neuron's δ_i = a_i² − ‖w_i‖² stays constant up to O(lr): "
-       "halving lr halves the drift (|ratio − 2|).",
-       tol=0.3, tol_reason="O(lr) total drift; activation-boundary crossings add steps whose drift is not smooth in lr; "
-                           "measured at lr = 0.02 and 0.01 to t = 10")
+       "In the ReLU teacher–student run every neuron's δ_i = a_i² − ‖w_i‖² stays constant up to O(η): "
+       "halving η halves the drift (error: |ratio − 2|).",
+       tol=0.3, ref="thm-ch02-conserved",
+       tol_reason="O(η) total drift; kink crossings add drift that is not smooth in η; measured 0.02 at "
+                  "η = 0.02 vs 0.01 to t = 10")
 def _relu_conserved():
-    d1 = relu_run(0.02, 10.0, 11)["drift"].max()
-    d2 = relu_run(0.01, 10.0, 11)["drift"].max()
+    d1 = relu_run(0.02, 10.0, 1.0)["drift"].max()
+    d2 = relu_run(0.01, 10.0, 1.0)["drift"].max()
     return abs(d1 / d2 - 2), {"drift": (d1, d2)}
 
 
 @claim("ch02-relu-rich-fast", CH, "numeric",
-       "At small scale τ = 0.1 the upstream init δ = +1 reaches 0.1% of the initial loss much sooner than δ = −1 "
-       "(error = t(δ=+1)/t(δ=−1), with t(δ=−1) ≥ T = 40 counted as T if it never gets there) while changing at least "
-       "five times more activation patterns (rich vs lazy).",
-       tol=0.5, tol_reason="a qualitative claim stated as 'at least twice as fast'; the ratio is measured, not fitted")
+       "At scale ε = 0.1 the upstream start δ = +1 brings the training loss to 0.1% of its initial value at least "
+       "twice as fast as the downstream start δ = −1 (error: ratio of the two times), while changing at least five "
+       "times more activation patterns by t = 40.",
+       tol=0.5, ref="sec-ch02-relu",
+       tol_reason="a qualitative claim ('at least twice as fast'); measured ratio 0.04, both times reached within T = 200")
 def _relu_rich_fast():
     r = relu_run()
     t_learn = _time_to(r["loss"], r["t"], RELU_FRAC)
-    ratio = t_learn[0] / min(t_learn[2], r["t"][-1])
-    act = r["act"][-1]
+    act = r["act"][_at(r, RELU_T)]
+    ratio = t_learn[0] / t_learn[2]
     ok_act = act[0] > 5 * max(act[2], 1e-3)
     return (float(ratio) if ok_act else np.inf), {"t_learn": t_learn, "t_learn_1pct": _time_to(r["loss"], r["t"], 0.01),
-                                                  **r}
+                                                  "act40": act, **r}
 
 
-RELU_FRAC = 1e-3
+@claim("ch02-relu-long-horizon", CH, "numeric",
+       "The downstream run (ε = 0.1, δ = −1) does not stall: trained to T = 200 its training loss falls below 0.1% of "
+       "its initial value (error: final loss / (0.1% of the initial loss)).",
+       tol=1.0, ref="sec-ch02-relu",
+       tol_reason="a threshold claim at the 0.1% level of ch02-relu-rich-fast; measured 0.15 (loss 1.5e-4 × initial)")
+def _relu_long_horizon():
+    r = relu_run()
+    return float(r["loss"][-1, 2] / (RELU_FRAC * r["loss"][0, 2]))
+
+
+@claim("ch02-relu-test-loss", CH, "numeric",
+       "On 500 held-out inputs the upstream run's test loss at t = 40 is less than half the downstream run's "
+       "(error: their ratio).",
+       tol=0.5, ref="sec-ch02-relu",
+       tol_reason="a qualitative claim ('less than half'); measured 0.11")
+def _relu_test_loss():
+    r = relu_run()
+    i = _at(r, RELU_T)
+    return float(r["test"][i, 0] / r["test"][i, 2])
+
+
+@claim("ch02-relu-test-long", CH, "numeric",
+       "At T = 200 the gap in test loss has narrowed but persists: the downstream run's test loss is still more than "
+       "1.5 times the upstream run's (error: upstream / downstream, must stay below 1/1.5).",
+       tol=1 / 1.5, ref="sec-ch02-relu",
+       tol_reason="a qualitative claim ('more than 1.5 times'); measured 0.36 (from 0.11 at t = 40)")
+def _relu_test_long():
+    r = relu_run()
+    return float(r["test"][-1, 0] / r["test"][-1, 2])
 
 
 @lru_cache(maxsize=None)
@@ -648,20 +794,21 @@ def balanced_flow():
     bs = np.array([0.0, 1.5])
     data = rs.SampleSums.whitened(bs)
     t = np.linspace(0, 4, 81)
+    b0s = np.array([[0.6, 0.2], [0.3, -0.05], [-0.02, 0.01]])
+    p0 = rs.split_function(b0s, 0.0)
+    tr = integrate_flow(rs.SingleNeuron(), p0, data, t, record=_REC, rtol=1e-12, atol=1e-13)
     err = 0.0
-    for b0 in (np.array([0.6, 0.2]), np.array([0.3, -0.05]), np.array([-0.02, 0.01])):
-        a0, w0 = rl.split_init(b0, 0.0)
-        tr = integrate_flow(rs.SingleNeuron(), {"a": np.array([a0]), "w": w0[None]}, data, t, record=_REC,
-                            rtol=1e-12, atol=1e-13)
-        mu_s, phi_s = rl.mu_phi(tr["a"][:, 0], tr["w"][:, 0], bs)
+    for e in range(len(b0s)):
+        mu_s, phi_s = rl.mu_phi(tr["a"][:, e], tr["w"][:, e], bs)
         mu_t, phi_t = rl.balanced_solution(t, 1.5, mu_s[0], phi_s[0])
         err = max(err, np.abs(mu_s - mu_t).max(), np.abs(phi_s - phi_t).max())
     return float(err)
 
 
 @claim("ch02-balanced-formula", CH, "numeric",
-       "At δ = 0 (η = 1, a₀ > 0): φ(t) = tanh(st + artanh φ₀) and μ(t) = s(cosh 2S + 1)/(2S + sinh 2S + C), "
-       "S = st + artanh φ₀, agree with solve_ivp.",
-       tol=1e-6, tol_reason="integrator at rtol = 1e-12")
+       "At δ = 0 (η_a = η_w = 1, a₀ > 0): φ(t) = tanh χ and μ(t) = s(cosh 2χ + 1)/(2χ + sinh 2χ + C), "
+       "χ = st + artanh φ₀, agree with solve_ivp for three initial alignments.",
+       tol=5e-10, ref="ex-ch02-balanced",
+       tol_reason="integrator at rtol = 1e-12; measured 9e-12")
 def _balanced_formula():
     return balanced_flow()

@@ -9,7 +9,10 @@
   (the book's expectation convention over the empirical distribution), with
   :func:`relu_init` for the (scale τ, imbalance δ) initialisations of the paper's Fig. 1.
 
-Only numerics live here: no closed form of the dynamics is used.
+Only numerics live here: no closed form of the dynamics is used. In particular the initial
+conditions of Chapter 2 are built here from raw parameters (:func:`split_function` finds the
+split of a function ``β₀`` into ``(a₀, w₀)`` by solving the conservation constraint numerically),
+never by :mod:`theorylib.theory`.
 
 Introduced in Chapter 2.
 """
@@ -22,6 +25,8 @@ import numpy as np
 __all__ = [
     "SampleSums",
     "SingleNeuron",
+    "split_function",
+    "tangent_kernel",
     "two_layer_init",
     "TwoLayerReLU",
     "relu_init",
@@ -111,6 +116,103 @@ class SingleNeuron:
         return 2.0 / lam if lam > 0 else np.inf
 
 
+def split_function(beta0, delta, eta_a=1.0, eta_w=1.0, sign=1.0):
+    """Split functions ``β₀`` into single neurons ``(a₀, w₀)`` with ``a₀w₀ = β₀`` and a given δ.
+
+    Solves the conservation constraint ``η_w a² − η_a‖β₀‖²/a² = δ`` for ``|a₀| > 0`` numerically
+    (Brent's method on a bracket found by doubling; the left side increases strictly in
+    ``|a|``), then sets ``w₀ = β₀/a₀``. No closed form is used, so the result is an independent
+    check of :func:`theorylib.theory.rich_lazy.split_init`. ``sign = −1`` gives the mirror
+    neuron ``(−a₀, −w₀)``: the same function and the same δ, with a negative readout.
+
+    Parameters
+    ----------
+    beta0 : array_like, (d,) or (E, d)
+        Initial functions.
+    delta : float or array_like (E,)
+        Conserved quantity ``δ = η_w a² − η_a‖w‖²`` of each neuron.
+    eta_a, eta_w : float
+        Layer-wise rates (> 0).
+    sign : float or array_like (E,)
+        Sign of the readout, ``+1`` or ``−1``.
+
+    Returns
+    -------
+    dict with ``a`` (E,) and ``w`` (E, d), ready for the GD engine.
+
+    Raises
+    ------
+    ValueError
+        On non-finite input, non-positive rates, signs other than ±1, or ``β₀ = 0`` with
+        ``δ ≤ 0`` (then ``a₀ = 0``: no split exists).
+    """
+    from scipy.optimize import brentq
+
+    b = np.atleast_2d(np.asarray(beta0, dtype=float))
+    if b.ndim != 2:
+        raise ValueError("beta0 must have shape (d,) or (E, d)")
+    E = b.shape[0]
+    dl = np.broadcast_to(np.asarray(delta, dtype=float), (E,))
+    sg = np.broadcast_to(np.asarray(sign, dtype=float), (E,))
+    eta_a, eta_w = float(eta_a), float(eta_w)
+    if not (np.all(np.isfinite(b)) and np.all(np.isfinite(dl))):
+        raise ValueError("beta0 and delta must be finite")
+    if not (np.isfinite(eta_a) and np.isfinite(eta_w) and eta_a > 0 and eta_w > 0):
+        raise ValueError(f"rates must be positive and finite; got eta_a={eta_a}, eta_w={eta_w}")
+    if not np.all(np.abs(sg) == 1):
+        raise ValueError("sign must be +1 or -1")
+    a = np.empty(E)
+    for e in range(E):
+        b2 = float(b[e] @ b[e])
+        if b2 == 0 and dl[e] <= 0:
+            raise ValueError("beta0 = 0 with delta <= 0 forces a0 = 0: no split exists")
+        h = lambda x, b2=b2, de=dl[e]: eta_w * x * x - eta_a * b2 / (x * x) - de if x > 0 else -np.inf
+        hi = 1.0
+        while h(hi) <= 0:
+            hi *= 2.0
+        lo = hi / 2.0
+        while h(lo) > 0:
+            lo /= 2.0
+        a[e] = brentq(h, lo, hi, xtol=1e-300, rtol=4 * np.finfo(float).eps, maxiter=500)
+    a = sg * a
+    return {"a": a, "w": b / a[:, None]}
+
+
+def tangent_kernel(model, params, X, rates=None):
+    """Rate-weighted tangent kernel ``K_ij = Σ_θ η_θ ∂f_i/∂θ ∂f_j/∂θ`` of a single neuron, per member.
+
+    The Jacobian comes from the model's own loss gradients: for one sample ``x_i`` the
+    gradient of ``½(f_i − y)²`` is ``(f_i − y)∂f_i/∂θ``, so the difference of the gradients at
+    ``y = 0`` and ``y = 1`` is ``∂f_i/∂θ`` exactly (no finite differences, no formula for K).
+
+    Parameters
+    ----------
+    model : SingleNeuron
+    params : dict with ``a`` (E,) and ``w`` (E, d)
+    X : array_like (n, d)
+        Inputs at which the kernel is evaluated.
+    rates : dict, optional
+        ``{"a": η_a, "w": η_w}`` (default 1).
+
+    Returns
+    -------
+    ndarray (E, n, n)
+    """
+    X = np.asarray(X, dtype=float)
+    rates = {} if rates is None else dict(rates)
+    jac = {name: [] for name in params}
+    for x in X:
+        g0 = model.grad(params, SampleSums(np.outer(x, x), 0.0 * x, 0.0))
+        g1 = model.grad(params, SampleSums(np.outer(x, x), x, 1.0))
+        for name in params:
+            jac[name].append((g0[name] - g1[name]).reshape(len(params["a"]), -1))
+    K = 0.0
+    for name, rows in jac.items():
+        J = np.stack(rows, axis=1)  # (E, n, p)
+        K = K + float(rates.get(name, 1.0)) * J @ np.swapaxes(J, 1, 2)
+    return K
+
+
 def two_layer_init(widths, scales, n_ensemble: int = 1, seed: int = 0):
     """Gaussian two-layer linear weights with per-layer scales, for :class:`~theorylib.sim.linear.DeepLinear`.
 
@@ -144,7 +246,7 @@ class TwoLayerReLU:
 
     @staticmethod
     def preact(params, X):
-        return np.einsum("emd,nd->emn", params["W"], X)
+        return params["W"] @ X.T  # (E, m, n)
 
     def predict(self, params, X):
         h = np.maximum(self.preact(params, X), 0.0)
@@ -161,8 +263,8 @@ class TwoLayerReLU:
         z = self.preact(params, X)
         h = np.maximum(z, 0.0)
         r = (np.einsum("em,emn->en", params["a"], h) - y) / X.shape[0]  # (E, n)
-        ga = np.einsum("emn,en->em", h, r)
-        gW = np.einsum("emn,en,nd->emd", (z > 0) * params["a"][:, :, None], r, X)
+        ga = (h @ r[:, :, None])[..., 0]
+        gW = ((z > 0) * params["a"][:, :, None] * r[:, None, :]) @ X
         return {"W": gW, "a": ga}
 
 
