@@ -185,6 +185,14 @@ def broadcastable(**arrays):
         raise ValueError(f"shapes do not broadcast together: {desc}") from None
 
 
+def explained(sigma_xx, sigma_yx) -> float:
+    """``tr(Σ_yx Σ_xx⁺ Σ_xy)`` with a pseudo-inverse cut at 1e-10 of the largest eigenvalue, so
+    round-off in near-null directions of an ill-conditioned ``Σ_xx`` cannot inflate it."""
+    sxx = np.asarray(sigma_xx, dtype=float)
+    syx = np.atleast_2d(np.asarray(sigma_yx, dtype=float))
+    return float(np.trace(syx @ np.linalg.pinv(sxx, rcond=1e-10, hermitian=True) @ syx.T))
+
+
 def fitted_part_below(name: str, total, fitted, what="the part the best linear map explains", rtol=1e-9):
     """Raise unless ``total ≥ fitted`` (to ``rtol`` relative): e.g. ``tr Σ_yy ≥ tr Σ_yx Σ_xx⁺ Σ_xy``,
     i.e. a non-negative minimum loss."""

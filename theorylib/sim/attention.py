@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import _validate as _v
 from .data import random_orthogonal
 
 __all__ = [
@@ -49,6 +50,12 @@ __all__ = [
     "predict_with",
     "pcr_predict",
     "covariance_with_spectrum",
+    "separate_code_init",
+    "FullMoments",
+    "full_features",
+    "full_moments_from_sequences",
+    "FullMergedAttention",
+    "full_from_merged",
 ]
 
 
@@ -65,7 +72,7 @@ def _covariance(Lambda):
 
 
 def _context(N):
-    if int(N) != N or N < 1:
+    if not np.isfinite(N) or int(N) != N or N < 1:
         raise ValueError(f"the context length N must be a positive integer; got {N}")
     return int(N)
 
@@ -105,8 +112,12 @@ class AttentionMoments:
             raise ValueError("moments must be finite")
         if not np.allclose(S, S.T, atol=1e-10 * max(1.0, np.abs(S).max())):
             raise ValueError("S must be symmetric")
+        if np.linalg.eigvalsh(0.5 * (S + S.T)).min() < -1e-10 * max(1.0, np.abs(S).max()):
+            raise ValueError("S = E[z zᵀ] must be positive semi-definite")
         if self.yy < 0:
             raise ValueError("yy must be non-negative")
+        _v.fitted_part_below("yy", self.yy, _v.explained(0.5 * (S + S.T), C.reshape(1, -1)),
+                             "vec(C)ᵀ S⁺ vec(C) (the part the best M explains)")
         kron = self.kron
         if kron is not None:
             A, B = (np.asarray(m, dtype=float) for m in kron)
@@ -479,8 +490,8 @@ def _ens(n):
 def merged_aligned_init(D, H, w_init, n_ensemble=1, seed=0):
     """Aligned, balanced merged init: ``v = w a``, ``U_i = w a_i I/√D`` with a random unit ``a ∈ R^H``;
     both layers have norm ``w`` (``‖v‖ = ‖W_1‖_F = w``) and ``M = w² I/√D``."""
-    if not w_init > 0:
-        raise ValueError("w_init must be positive")
+    w_init = _v.positive_scalar("w_init", w_init)
+    D, H = _v.integer("D", D, minimum=1), _v.integer("H", H, minimum=1)
     E = _ens(n_ensemble)
     rng = np.random.default_rng(seed)
     a = rng.standard_normal((E, H))
@@ -492,8 +503,8 @@ def merged_aligned_init(D, H, w_init, n_ensemble=1, seed=0):
 
 def merged_random_init(D, H, scale, n_ensemble=1, seed=0):
     """I.i.d. ``N(0, scale²)`` entries of ``v`` and ``U``."""
-    if not scale > 0:
-        raise ValueError("scale must be positive")
+    scale = _v.positive_scalar("scale", scale)
+    D, H = _v.integer("D", D, minimum=1), _v.integer("H", H, minimum=1)
     E = _ens(n_ensemble)
     rng = np.random.default_rng(seed)
     return {"v": scale * rng.standard_normal((E, H)), "U": scale * rng.standard_normal((E, H, D, D))}
@@ -502,8 +513,8 @@ def merged_random_init(D, H, scale, n_ensemble=1, seed=0):
 def separate_random_init(D, H, R=1, scale=1e-2, n_ensemble=1, seed=0):
     """Random separate-head init: every ``k_{ir}``, ``q_{ir}`` a random direction of norm ``scale``,
     ``v_i = ±scale`` (so rank-one heads start balanced, ``|v| = ‖k‖ = ‖q‖``)."""
-    if not scale > 0:
-        raise ValueError("scale must be positive")
+    scale = _v.positive_scalar("scale", scale)
+    D, H, R = (_v.integer(n, x, minimum=1) for n, x in (("D", D), ("H", H), ("R", R)))
     E = _ens(n_ensemble)
     rng = np.random.default_rng(seed)
 
@@ -526,11 +537,13 @@ def separate_aligned_init(eigvecs, v0, H=None):
     v0 : ndarray (E, m) or (m,)
         Initial scales of the first ``m ≤ D`` heads (> 0); further heads (up to ``H``) are zero.
     """
-    Evec = np.asarray(eigvecs, dtype=float)
+    Evec = _v.orthogonal("eigvecs", eigvecs)
     D = Evec.shape[0]
-    v0 = np.atleast_2d(np.asarray(v0, dtype=float))
+    v0 = np.atleast_2d(_v.finite("v0", v0))
+    if v0.ndim != 2 or v0.size == 0:
+        raise ValueError(f"v0 must have shape (m,) or (E, m) with m ≥ 1; got {np.shape(v0)}")
     E, m = v0.shape
-    H = m if H is None else int(H)
+    H = m if H is None else _v.integer("H", H, minimum=1)
     if m > min(D, H) or np.any(v0 <= 0):
         raise ValueError("need 0 < v0 and at most min(D, H) aligned heads")
     v = np.zeros((E, H))
@@ -538,3 +551,183 @@ def separate_aligned_init(eigvecs, v0, H=None):
     k = np.zeros((E, H, 1, D))
     k[:, :m, 0, :] = v0[:, :, None] * Evec.T[None, :m, :]
     return {"v": v, "k": k, "q": k.copy()}
+
+
+def separate_code_init(D, H, R=1, init=1e-2, N=None, n_ensemble=1, seed=0):
+    """The initialisation of the authors' code (``Attention_Separate`` in yedizhang/linattn-icl, as
+    of the paper, 2025), expressed in this module's convention.
+
+    Each head has its own key and query layers, ``R × (D+1)`` matrices with i.i.d. entries of
+    standard deviation ``init/√(R(D+1))``, and its own value layer, ``(D+1) × (D+1)`` with entries
+    of standard deviation ``init``; then the key's label column and the x-part of the value's
+    label row are set to zero. The code has no ``1/N`` in the attention, so a code weight ``θ'``
+    acts like ``θ = N^{1/3} θ'`` here (the three factors of a head share the factor ``N``); with
+    ``N=None`` no conversion is made. (A later, vectorised version of the code stacks the heads
+    and divides by the square root of the stacked matrices' sizes instead.)
+
+    Returns
+    -------
+    dict with ``v`` (E, H) of standard deviation ``s·init`` and ``k``, ``q`` (E, H, R, D) with
+    entries of standard deviation ``s·init/√(R(D+1))``, ``s = N^{1/3}`` (or 1). The heads start
+    unbalanced: ``v_i² − ‖k_i‖²`` is random, of order ``s²·init²``.
+    """
+    if any(int(a) != a or a < 1 for a in (D, H, R)):
+        raise ValueError("D, H and R must be positive integers")
+    if not (np.isfinite(init) and init > 0):
+        raise ValueError(f"init must be positive and finite; got {init}")
+    s = 1.0 if N is None else float(_context(N)) ** (1.0 / 3.0)
+    E = _ens(n_ensemble)
+    rng = np.random.default_rng(seed)
+    D, H, R = int(D), int(H), int(R)
+    std_kq = s * init / np.sqrt(R * (D + 1))
+    k = std_kq * rng.standard_normal((E, H, R, D))
+    q = std_kq * rng.standard_normal((E, H, R, D))
+    v = s * init * rng.standard_normal((E, H))
+    return {"v": v, "k": k, "q": q}
+
+
+# --------------------------------------------------------------------------- the full model
+@dataclass(frozen=True)
+class FullMoments:
+    """Statistics of the full feature ``Z_abc = Ĉ_ab x_qc`` with ``Ĉ = X Xᵀ/N`` (all ``N + 1``
+    columns of ``X``, the query's included), one data set per ensemble member.
+
+    Every block of a merged head that can reach the prediction is a factor of ``ŷ_q = ⟨T, Z⟩``,
+    ``T = Σ_i b_i ⊗ A_i``, so the full model's training loss is ``yy − 2⟨T, C⟩ + vec(T)ᵀ S vec(T)``.
+
+    Attributes
+    ----------
+    S : ndarray (E, n, n), ``n = (D+1)² D``
+    C : ndarray (E, n)
+    yy : ndarray (E,)
+    """
+
+    S: np.ndarray
+    C: np.ndarray
+    yy: np.ndarray
+
+    @property
+    def D(self) -> int:
+        n = self.C.shape[1]
+        D = int(round(n ** (1.0 / 3.0)))
+        while (D + 1) ** 2 * D > n:
+            D -= 1
+        while (D + 1) ** 2 * D < n:
+            D += 1
+        return D
+
+
+def full_features(seq: Sequences):
+    """``Z = vec(Ĉ ⊗ x_q)`` (row-major over ``a, b, c``), shape (P, (D+1)² D), with
+    ``Ĉ = X Xᵀ/N`` computed from the token matrix (query column included)."""
+    X = token_matrix(seq)
+    Chat = X @ np.swapaxes(X, 1, 2) / seq.N  # (P, D+1, D+1)
+    return np.einsum("pab,pc->pabc", Chat, seq.xq).reshape(seq.P, -1)
+
+
+def full_moments_from_sequences(seqs) -> FullMoments:
+    """Empirical :class:`FullMoments` of one or several sampled sets (one per ensemble member)."""
+    seqs = [seqs] if isinstance(seqs, Sequences) else list(seqs)
+    if not seqs:
+        raise ValueError("need at least one set of sequences")
+    S, C, yy = [], [], []
+    for seq in seqs:
+        Z = full_features(seq)
+        S.append(Z.T @ Z / seq.P)
+        C.append(Z.T @ seq.yq / seq.P)
+        yy.append(seq.yq @ seq.yq / seq.P)
+    n = {s.shape for s in S}
+    if len(n) != 1:
+        raise ValueError("all sets must have the same token dimension")
+    return FullMoments(np.stack(S), np.stack(C), np.array(yy))
+
+
+class FullMergedAttention:
+    """Merged heads with *every* block that reaches ``ŷ_q`` trained, on per-member data sets.
+
+    Head ``i`` contributes ``b_iᵀ Ĉ A_i x_q``: ``b_i = (v⃗_i, v_i)`` is the last row of ``W^V_i``
+    (its x-part ``v⃗_i`` and the value scalar) and ``A_i = [U_i; u⃗_iᵀ]`` the first ``D`` columns of
+    ``W^{KQ}_i``. Parameters ``b`` (E, H, D+1) and ``A`` (E, H, D+1, D). The reduced model
+    :class:`MergedAttention` is the restriction ``v⃗_i = u⃗_i = 0``; with ``train_dormant=False``
+    the gradients of those two blocks are set to zero, so that restriction is trained on the same
+    data (and equals :class:`MergedAttention` on :func:`moments_from_sequences`).
+    """
+
+    names = ("b", "A")
+
+    def __init__(self, D, H, train_dormant=True):
+        if int(D) != D or int(H) != H or D < 1 or H < 1:
+            raise ValueError("D and H must be positive integers")
+        self.D, self.H, self.train_dormant = int(D), int(H), bool(train_dormant)
+
+    @property
+    def paper_rates(self):
+        """Rates ½: with them ``train_gd`` follows ``τθ̇ = −½∂L/∂θ`` in paper time."""
+        return {n: 0.5 for n in self.names}
+
+    def _check(self, params, data=None):
+        b, A = params["b"], params["A"]
+        D, H = self.D, self.H
+        if b.ndim != 3 or b.shape[1:] != (H, D + 1) or A.shape != (b.shape[0], H, D + 1, D):
+            raise ValueError(f"need b (E, {H}, {D + 1}) and A (E, {H}, {D + 1}, {D}); got {b.shape}, {A.shape}")
+        if data is not None:
+            if not isinstance(data, FullMoments):
+                raise ValueError("data must be FullMoments (full_moments_from_sequences)")
+            if data.C.shape != (b.shape[0], (D + 1) ** 2 * D):
+                raise ValueError(f"data must hold one set per member with n = {(D + 1) ** 2 * D}")
+
+    def tensor(self, params):
+        """``T = Σ_i b_i ⊗ A_i``, shape (E, D+1, D+1, D)."""
+        self._check(params)
+        return np.einsum("eha,ehbc->eabc", params["b"], params["A"])
+
+    def loss(self, params, data: FullMoments):
+        self._check(params, data)
+        T = self.tensor(params).reshape(params["b"].shape[0], -1)
+        ST = np.einsum("eij,ej->ei", data.S, T)
+        return data.yy + np.sum(T * (ST - 2.0 * data.C), axis=1)
+
+    def grad(self, params, data: FullMoments):
+        self._check(params, data)
+        E, D = params["b"].shape[0], self.D
+        T = self.tensor(params).reshape(E, -1)
+        G = (data.C - np.einsum("eij,ej->ei", data.S, T)).reshape(E, D + 1, D + 1, D)  # −½ ∂L/∂T
+        gb = -2.0 * np.einsum("eabc,ehbc->eha", G, params["A"])
+        gA = -2.0 * np.einsum("eabc,eha->ehbc", G, params["b"])
+        if not self.train_dormant:
+            gb[:, :, :D] = 0.0  # the value's x-part
+            gA[:, :, D, :] = 0.0  # the key-query's label row
+        return {"b": gb, "A": gA}
+
+    def predict(self, params, seq: Sequences, member=0):
+        """``ŷ_q`` of one member on sampled sequences, shape (P,)."""
+        T = self.tensor(params)[member].reshape(-1)
+        return full_features(seq) @ T
+
+    def dormant_norm(self, params):
+        """``‖(v⃗_i, u⃗_i)_i‖``: the size of the blocks that the population gradient leaves at zero, (E,)."""
+        D = self.D
+        return np.sqrt(np.sum(params["b"][:, :, :D] ** 2, axis=(1, 2)) + np.sum(params["A"][:, :, D, :] ** 2, axis=(1, 2)))
+
+    def embed(self, params, member=0):
+        """``(W^V_i, W^K_i, W^Q_i)`` for :func:`attention_forward` (``W^K = I``, ``W^Q = W^{KQ}``)."""
+        b, A = params["b"][member], params["A"][member]
+        H, D = self.H, self.D
+        WV = np.zeros((H, D + 1, D + 1))
+        WV[:, D, :] = b
+        WKQ = np.zeros((H, D + 1, D + 1))
+        WKQ[:, :, :D] = A
+        WK = np.broadcast_to(np.eye(D + 1), (H, D + 1, D + 1)).copy()
+        return WV, WK, WKQ
+
+
+def full_from_merged(params):
+    """Embed reduced merged parameters (``v``, ``U``) as :class:`FullMergedAttention` parameters with
+    the dormant blocks at zero."""
+    v, U = np.asarray(params["v"], dtype=float), np.asarray(params["U"], dtype=float)
+    E, H, D, _ = U.shape
+    b = np.zeros((E, H, D + 1))
+    b[:, :, D] = v
+    A = np.zeros((E, H, D + 1, D))
+    A[:, :, :D, :] = U
+    return {"b": b, "A": A}

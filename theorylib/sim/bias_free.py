@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import _validate as _v
 from .data import Moments, moments_from_samples
 from .linear import decoupled_init
 
@@ -144,7 +145,8 @@ def symmetric_teacher_data(s, n_in: int, n_out: int, n_half: int, seed: int = 0,
     """
     from .data import random_orthogonal
 
-    s = np.asarray(s, dtype=float)
+    n_in, n_out, n_half = (_v.integer(n, x, minimum=1) for n, x in (("n_in", n_in), ("n_out", n_out), ("n_half", n_half)))
+    s = _v.finite("s", s)
     if s.ndim != 1 or len(s) > min(n_in, n_out) or np.any(s < 0):
         raise ValueError("need at most min(n_in, n_out) non-negative singular values")
     if n_half < n_in:
@@ -171,8 +173,7 @@ def parity_data(n_bits: int = 3) -> Samples:
     For odd ``n`` the parity is an odd function and the set is symmetric; ``Σ_xx = I`` and
     ``Σ_yx = 0`` for ``n ≥ 2`` (parity is orthogonal to every linear function).
     """
-    if n_bits < 1:
-        raise ValueError("n_bits must be ≥ 1")
+    n_bits = _v.integer("n_bits", n_bits, minimum=1)
     grid = np.array(np.meshgrid(*[[-1.0, 1.0]] * n_bits, indexing="ij")).reshape(n_bits, -1).T
     return Samples(grid, np.prod(grid, axis=1, keepdims=True))
 
@@ -194,7 +195,7 @@ class BiasFreeNet:
     """
 
     def __init__(self, widths, alpha=0.0, grad_at_zero=None):
-        widths = tuple(int(w) for w in widths)
+        widths = tuple(int(w) for w in _v.integers("widths", widths))
         if len(widths) < 3 or min(widths) < 1:
             raise ValueError(f"widths must be (n_in, hidden…, n_out) with at least one hidden layer; got {widths}")
         a = np.asarray(alpha, dtype=float)
@@ -308,11 +309,11 @@ class BiasFreeNet:
 
 def gaussian_init(widths, scale, n_ensemble: int = 1, seed: int = 0, fan_in: bool = False):
     """I.i.d. Gaussian weights of standard deviation ``scale`` (or ``scale/√fan_in``)."""
-    widths = tuple(int(w) for w in widths)
-    if not scale > 0 or not np.isfinite(scale):
-        raise ValueError("scale must be positive")
-    if n_ensemble < 1:
-        raise ValueError("n_ensemble must be ≥ 1")
+    widths = tuple(int(w) for w in _v.integers("widths", widths, minimum=1))
+    if len(widths) < 2:
+        raise ValueError(f"widths must list at least input and output sizes; got {widths}")
+    scale = _v.positive_scalar("scale", scale)
+    n_ensemble = _v.integer("n_ensemble", n_ensemble, minimum=1)
     rng = np.random.default_rng(seed)
     out = {}
     for l in range(len(widths) - 1):
@@ -350,7 +351,7 @@ def _even_hidden(n_hidden):
 
 def paired_random_init(widths, scale, n_ensemble: int = 1, seed: int = 0):
     """Paired initialisation with i.i.d. Gaussian half-network (std ``scale``); two-layer only."""
-    widths = tuple(int(w) for w in widths)
+    widths = tuple(int(w) for w in _v.integers("widths", widths, minimum=1))
     if len(widths) != 3:
         raise ValueError("the paired initialisation is defined for two-layer nets (n_in, H, n_out)")
     h = _even_hidden(widths[1])
@@ -367,8 +368,8 @@ def paired_decoupled_init(U, V, n_hidden: int, u0, n_ensemble: int = 1, seed: in
     """
     U = np.asarray(U, dtype=float)
     V = np.asarray(V, dtype=float)
-    h = _even_hidden(int(n_hidden))
-    u0 = np.asarray(u0, dtype=float)
+    h = _even_hidden(_v.integer("n_hidden", n_hidden))
+    u0 = _v.nonempty("u0", _v.finite("u0", u0))
     if np.any(u0 <= 0):
         raise ValueError("u0 must be positive")
     half = decoupled_init(U, V, (V.shape[0], h, U.shape[0]), u0 / 2.0, n_ensemble=n_ensemble, seed=seed)

@@ -63,7 +63,7 @@ class Moments:
             raise ValueError("sigma_xx must be positive semi-definite")
         if not np.isfinite(self.trace_yy) or self.trace_yy < 0:
             raise ValueError("trace_yy must be a non-negative number")
-        _v.fitted_part_below("trace_yy", self.trace_yy, np.trace(syx @ np.linalg.pinv(sxx) @ syx.T),
+        _v.fitted_part_below("trace_yy", self.trace_yy, _v.explained(sxx, syx),
                              "tr Σ_yx Σ_xx⁺ Σ_xy (the part the best linear map explains)")
         object.__setattr__(self, "sigma_xx", sxx)
         object.__setattr__(self, "sigma_yx", syx)

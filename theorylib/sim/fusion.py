@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import _validate as _v
+
 __all__ = [
     "FusionMoments",
     "FusionSamples",
@@ -145,7 +147,7 @@ def toy_mixing(r, rho):
     So ``σ_A = r``, ``σ_B = 1`` and ``corr(x_A, x_B) = ρ``.
     """
     r, rho = float(r), float(rho)
-    if r <= 0 or abs(rho) >= 1:
+    if not (np.isfinite(r) and np.isfinite(rho)) or r <= 0 or abs(rho) >= 1:
         raise ValueError("need r > 0 and |rho| < 1")
     return np.array([[r * rho, r * np.sqrt(1 - rho * rho)], [1.0, 0.0]])
 
@@ -182,6 +184,8 @@ def multi_samples(n, d_a=50, d_b=50, var_a=3.0, var_b=1.0, weight=0.1, noise=0.5
     sigma_true : ndarray (D, D)
     w_true : ndarray (D,)
     """
+    d_a, d_b = _v.integer("d_a", d_a), _v.integer("d_b", d_b)
+    _v.finite("weight", weight)
     if int(n) != n or n < 1 or min(d_a, d_b) < 1 or min(var_a, var_b) <= 0 or noise < 0:
         raise ValueError("need n ≥ 1, d_a, d_b ≥ 1, positive variances and noise ≥ 0")
     rng = np.random.default_rng(seed)
@@ -213,7 +217,8 @@ class FusionNet:
     """
 
     def __init__(self, d_a, d_b, depth, fusion_layer, hidden, slope=1.0):
-        d_a, d_b, depth, hidden = int(d_a), int(d_b), int(depth), int(hidden)
+        d_a, d_b, depth, hidden = (_v.integer(n, x) for n, x in
+                                   (("d_a", d_a), ("d_b", d_b), ("depth", depth), ("hidden", hidden)))
         if min(d_a, d_b, depth, hidden) < 1:
             raise ValueError("d_a, d_b, depth and hidden must be ≥ 1")
         lf = np.atleast_1d(np.asarray(fusion_layer))
@@ -407,11 +412,10 @@ def aligned_init(net: FusionNet, u0, n_ensemble=None, seed=0):
     ValueError
         If ``u0 ≤ 0``, the modalities are not scalar, or ``n_ensemble`` conflicts with ``net``.
     """
-    if not u0 > 0:
-        raise ValueError("u0 must be positive")
+    u0 = _v.positive_scalar("u0", u0)
     if net.d_a != 1 or net.d_b != 1:
         raise ValueError("the aligned rank-one initialisation is defined for scalar modalities")
-    E = net.n_members if n_ensemble is None else int(n_ensemble)
+    E = net.n_members if n_ensemble is None else _v.integer("n_ensemble", n_ensemble, minimum=1)
     if net.n_members > 1 and E != net.n_members:
         raise ValueError("n_ensemble must match the number of fusion layers")
     rng = np.random.default_rng(seed)
@@ -449,11 +453,10 @@ def gaussian_init(net: FusionNet, std, n_ensemble=None, seed=0, scheme="iid"):
     those of the fusion and shared layers ``√2·std/√numel`` (``deep_fusion``), so each branch
     layer has Frobenius norm ≈ ``std`` and each shared layer ≈ ``√2·std``.
     """
-    if not std > 0:
-        raise ValueError("std must be positive")
+    std = _v.positive_scalar("std", std)
     if scheme not in ("iid", "numel"):
         raise ValueError("scheme must be 'iid' or 'numel'")
-    E = net.n_members if n_ensemble is None else int(n_ensemble)
+    E = net.n_members if n_ensemble is None else _v.integer("n_ensemble", n_ensemble, minimum=1)
     if net.n_members > 1 and E != net.n_members:
         raise ValueError("n_ensemble must match the number of fusion layers")
     rng = np.random.default_rng(seed)

@@ -57,6 +57,9 @@ class SampleSums:
             raise ValueError("XᵀX must be symmetric")
         if self.yty < 0:
             raise ValueError("yᵀy must be non-negative")
+        from .. import _validate as _v  # shared checks: XᵀX positive semi-definite, yᵀy ≥ its fitted part
+        _v.symmetric_psd("xtx (XᵀX)", xtx)
+        _v.fitted_part_below("yty (yᵀy)", self.yty, _v.explained(xtx, xty), "Xᵀy·(XᵀX)⁺Xᵀy (the part the best β explains)")
         object.__setattr__(self, "xtx", xtx)
         object.__setattr__(self, "xty", xty)
         object.__setattr__(self, "yty", float(self.yty))

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
+from . import _validate as _v
 from . import deep_linear as dl
 from ._validate import positive as _pos
 
@@ -66,7 +67,7 @@ def sigma_expr():
 def sigma_decomposition_expr(z=None, alpha=None):
     """``σ_α(z) = ((1+α)/2) z + ((1−α)/2)|z|``: a linear plus an even (absolute-value) part.
 
-    Chapter 3, Lemma ``lem-ch03-decomposition``.
+    Chapter 3, Lemma ``thm-ch03-decomposition``.
 
     Parameters
     ----------
@@ -112,8 +113,8 @@ def odd_part_matrix(W1, W2, alpha):
     ValueError
         If the hidden sizes disagree, an input is not at least 2-D, or ``alpha ∉ [0, 1]``.
     """
-    W1 = np.asarray(W1, dtype=float)
-    W2 = np.asarray(W2, dtype=float)
+    W1 = _v.finite("W1", W1)
+    W2 = _v.finite("W2", W2)
     if W1.ndim < 2 or W2.ndim < 2:
         raise ValueError("W1 and W2 must be at least 2-D (…, H, d) and (…, n_out, H)")
     if W1.shape[-2] != W2.shape[-1]:
@@ -163,7 +164,7 @@ def function_strength(t, s, u0, alpha, tau=1.0):
 
     .. math:: \\tilde u(t) = u_{\\rm lin}\\big(k t;\\ s,\\ k u_0\\big),\\qquad k = \\frac{1+\\alpha}{2}.
 
-    Chapter 3, Corollary ``cor-ch03-time-course``.
+    Chapter 3, Corollary ``thm-ch03-time-course``.
 
     Parameters
     ----------
@@ -204,7 +205,7 @@ def half_time(s, u0, alpha, tau=1.0):
     for whitened symmetric data and the balanced, decoupled paired initialisation, where ``u0``
     is the initial *raw* strength of the mode in ``W2 W1`` (summed over all hidden units).
     With ``α = 1`` this is ``deep_linear.learning_time(s, u0, s/2)``.
-    Chapter 3, Corollary ``cor-ch03-time-course``.
+    Chapter 3, Corollary ``thm-ch03-time-course``.
 
     Raises
     ------
@@ -243,10 +244,13 @@ def loss_curve(t, s, u0, alpha, tau=1.0, floor=0.0):
     ndarray (T,)
     """
     s = np.atleast_1d(_pos("s", s))
-    u0 = np.broadcast_to(np.atleast_1d(_pos("u0", u0)), s.shape)
+    u0 = np.atleast_1d(_pos("u0", u0))
+    if s.ndim != 1 or u0.ndim != 1 or u0.shape not in ((1,), s.shape):
+        raise ValueError(f"s must have shape (m,) and u0 shape (m,) or (1,); got {s.shape} and {u0.shape}")
+    u0 = np.broadcast_to(u0, s.shape)
     if not np.isfinite(floor) or floor < 0:
         raise ValueError("floor must be a non-negative number")
-    t = np.asarray(t, dtype=float)
+    t = _v.finite("t", t)
     u = function_strength(t[..., None], s, u0, alpha, tau)
     return floor + 0.5 * np.sum((s - u) ** 2, axis=-1)
 
@@ -256,7 +260,7 @@ def linear_fit(sigma_xx, sigma_yx, trace_yy):
 
     On symmetric data with an odd target the loss splits as ``½E‖y − f_odd‖² + ½E‖f_even‖²``
     and a two-layer bias-free net has a linear odd part, so ``L ≥ L_*`` at all times and the
-    net can at best learn ``x ↦ Bx`` (Chapter 3, Corollary ``cor-ch03-floor``). For ``y = x³`` on
+    net can at best learn ``x ↦ Bx`` (Chapter 3, Corollary ``thm-ch03-floor``). For ``y = x³`` on
     ``x ∈ {±1, ±2}``: ``B = 17/5`` and ``L_* = 9/5``.
 
     Parameters
@@ -276,15 +280,18 @@ def linear_fit(sigma_xx, sigma_yx, trace_yy):
     Raises
     ------
     ValueError
-        On bad shapes, a non-symmetric ``Σ_xx`` or a negative ``trace_yy``.
+        On bad shapes, non-finite entries, a non-symmetric or non-PSD ``Σ_xx``, a negative
+        ``trace_yy`` or one below the part the best linear map explains (negative ``L_*``).
     """
-    Sxx = np.atleast_2d(np.asarray(sigma_xx, dtype=float))
-    Syx = np.atleast_2d(np.asarray(sigma_yx, dtype=float))
+    Sxx = np.atleast_2d(_v.finite("sigma_xx", sigma_xx))
+    Syx = np.atleast_2d(_v.finite("sigma_yx", sigma_yx))
     if Sxx.ndim != 2 or Sxx.shape[0] != Sxx.shape[1] or Syx.ndim != 2 or Syx.shape[1] != Sxx.shape[0]:
         raise ValueError(f"need sigma_xx (d, d) and sigma_yx (n_out, d); got {Sxx.shape} and {Syx.shape}")
     if not np.allclose(Sxx, Sxx.T, atol=1e-12 * max(1.0, np.abs(Sxx).max())):
         raise ValueError("sigma_xx must be symmetric")
+    _v.symmetric_psd("sigma_xx", Sxx)
     if not np.isfinite(trace_yy) or trace_yy < 0:
         raise ValueError("trace_yy must be a non-negative number")
     B = Syx @ np.linalg.pinv(Sxx)
+    _v.fitted_part_below("trace_yy", trace_yy, np.trace(B @ Syx.T), "tr(B Σ_xy) (the part the best linear map explains)")
     return B, float(0.5 * (trace_yy - np.trace(B @ Syx.T)))

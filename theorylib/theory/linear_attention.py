@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
+from . import _validate as _v
 from ._validate import positive as _pos
 
 __all__ = [
@@ -77,6 +78,16 @@ def _covariance(Lambda):
     return L
 
 
+def _subset(subset, D):
+    S = _v.integers("subset", list(subset))
+    if S.ndim != 1:
+        raise ValueError("subset must be a flat iterable of indices")
+    S = sorted(set(int(d) for d in S))
+    if S and (S[0] < 0 or S[-1] >= D):
+        raise ValueError(f"subset indices must lie in 0 … {D - 1}")
+    return S
+
+
 def _spectrum(eigenvalues):
     lam = np.asarray(eigenvalues, dtype=float)
     if lam.ndim != 1 or lam.size == 0:
@@ -126,6 +137,7 @@ def c_factor(eigenvalue, trace, N):
     lam = _pos("eigenvalue", eigenvalue)
     tr = _pos("trace", trace)
     N = _context_length(N)
+    _v.broadcastable(eigenvalue=lam, trace=tr, N=N)
     if np.any(tr < lam * (1 - 1e-12)):
         raise ValueError("trace must be at least the eigenvalue")
     return 1.0 + (1.0 + tr / lam) / N
@@ -150,8 +162,8 @@ def population_loss(M, Lambda, N):
     ndarray (...)
     """
     L = _covariance(Lambda)
-    M = np.asarray(M, dtype=float)
-    if M.shape[-2:] != L.shape:
+    M = _v.finite("M", M)
+    if M.ndim < 2 or M.shape[-2:] != L.shape:
         raise ValueError(f"M must end in shape {L.shape}; got {M.shape}")
     LG = L @ gamma(L, N)
     L2 = L @ L
@@ -208,9 +220,7 @@ def fixed_point(Lambda, N, subset):
     lam, E = np.linalg.eigh(L)
     order = np.argsort(lam)[::-1]
     lam, E = lam[order], E[:, order]
-    S = sorted(set(int(d) for d in subset))
-    if S and (S[0] < 0 or S[-1] >= len(lam)):
-        raise ValueError(f"subset indices must lie in 0 … {len(lam) - 1}")
+    S = _subset(subset, len(lam))
     c = c_factor(lam, lam.sum(), N)
     M = np.zeros_like(L)
     for d in S:
@@ -225,9 +235,7 @@ def fixed_point_loss(eigenvalues, N, subset):
     """
     lam = _spectrum(eigenvalues)
     N = float(_context_length(N))
-    S = sorted(set(int(d) for d in subset))
-    if S and (S[0] < 0 or S[-1] >= len(lam)):
-        raise ValueError(f"subset indices must lie in 0 … {len(lam) - 1}")
+    S = _subset(subset, len(lam))
     c = c_factor(lam, lam.sum(), N)
     return float(lam.sum() - sum(lam[d] / c[d] for d in S))
 
@@ -271,7 +279,7 @@ def visible_plateaus(D, R):
     ValueError
         Unless ``D ≥ 1`` and ``1 ≤ R``.
     """
-    if int(D) != D or int(R) != R or D < 1 or R < 1:
+    if not (np.isfinite(D) and np.isfinite(R)) or int(D) != D or int(R) != R or D < 1 or R < 1:
         raise ValueError("D and R must be positive integers")
     return [m for m in range(int(D)) if m % int(R) == 0]
 
@@ -295,8 +303,10 @@ def merged_sigma_expr():
 
 
 def _merged_args(D, N, w_init, lam, tau):
-    if int(D) != D or D < 1:
-        raise ValueError("D must be a positive integer")
+    try:
+        D = _v.integer("D", D, minimum=1)
+    except ValueError:
+        raise ValueError(f"D must be a positive integer; got {D!r}") from None
     N = float(_context_length(N))
     w0 = float(_pos("w_init", w_init))
     lam = float(_pos("lam", lam))
@@ -342,7 +352,7 @@ def merged_time_course(t, D, N, w_init, lam=1.0, tau=1.0):
     """
     D, N, w0, lam, tau = _merged_args(D, N, w_init, lam, tau)
     s = 1.0 + (1.0 + D) / N
-    t = np.asarray(t, dtype=float)
+    t = _v.finite("t", t)
     with np.errstate(over="ignore"):
         em = np.exp(-2.0 * lam**2 * np.sqrt(D) * t / tau)
         sigma = 1.0 / (lam * s * (1.0 - em) + np.sqrt(D) / w0**2 * em)
@@ -403,7 +413,7 @@ def head_ode_rhs(v, eigenvalue, trace, N):
     """``τ v̇ = λ² v² − λ³ c v⁵`` for the head being learned (Theorem ``thm-ch05-head``; paper eq. 21)."""
     lam = _pos("eigenvalue", eigenvalue)
     c = c_factor(eigenvalue, trace, N)
-    v = np.asarray(v, dtype=float)
+    v = _v.finite("v", v)
     return lam**2 * v**2 - lam**3 * c * v**5
 
 

@@ -26,6 +26,8 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
+from . import _validate as _v
+
 __all__ = [
     "conserved_quantity",
     "omega",
@@ -130,11 +132,13 @@ def split_init(beta0, delta, eta_a=1.0, eta_w=1.0):
     """
     eta_a, eta_w = _rates(eta_a, eta_w)
     beta0 = _finite("beta0", beta0)
-    delta = float(delta)
+    delta = float(_v.finite("delta", delta))
     if beta0.ndim != 1:
         raise ValueError("beta0 must be a vector")
     b2 = float(beta0 @ beta0)
-    x = (delta + np.sqrt(delta**2 + 4 * eta_a * eta_w * b2)) / 2
+    root = np.sqrt(delta**2 + 4 * eta_a * eta_w * b2)
+    # for δ < 0 the sum δ + √(δ² + 4κ‖β₀‖²) cancels; 2κ‖β₀‖²/(√(…) − δ) is the same number, computed stably
+    x = (delta + root) / 2 if delta >= 0 else 2 * eta_a * eta_w * b2 / (root - delta)
     if x <= 0:
         raise ValueError("β₀ = 0 with δ ≤ 0 forces a₀ = 0: no split with a₀ > 0 exists")
     a0 = np.sqrt(x / eta_w)
@@ -342,7 +346,9 @@ def riccati_nu(t, delta, s, nu0, eta_a=1.0, eta_w=1.0):
     t = _finite("t", t)
     if np.any(t < 0):
         raise ValueError("times must be non-negative")
-    delta, s, nu0 = float(delta), float(s), float(nu0)
+    delta, s, nu0 = (float(_v.finite(n, x)) for n, x in (("delta", delta), ("s", s), ("nu0", nu0)))
+    if s < 0:
+        raise ValueError("s = ‖β*‖ must be non-negative")
     Om = np.sqrt(delta**2 + 4 * eta_a * eta_w * s**2)
     if Om == 0:
         raise ValueError("Ω = 0 (δ = 0 and s = 0): degenerate Riccati equation")
@@ -355,6 +361,9 @@ def riccati_nu(t, delta, s, nu0, eta_a=1.0, eta_w=1.0):
 def riccati_blowup_time(delta, s, nu0, eta_a=1.0, eta_w=1.0):
     """Time at which ν blows up (``a`` crosses zero): ``t* = (2/Ω) artanh(−1/r)`` if ``r < −1``, else ``inf``."""
     eta_a, eta_w = _rates(eta_a, eta_w)
+    delta, s, nu0 = (float(_v.finite(n, x)) for n, x in (("delta", delta), ("s", s), ("nu0", nu0)))
+    if s < 0:
+        raise ValueError("s = ‖β*‖ must be non-negative")
     Om = np.sqrt(float(delta) ** 2 + 4 * eta_a * eta_w * float(s) ** 2)
     if Om == 0:
         raise ValueError("Ω = 0 (δ = 0 and s = 0): degenerate Riccati equation")
@@ -387,6 +396,8 @@ def mu_phi(a, w, beta_star):
     a = _finite("a", a)
     w = _finite("w", w)
     beta_star = _finite("beta_star", beta_star)
+    if w.ndim < 1 or w.shape[:-1] != a.shape or beta_star.shape != w.shape[-1:]:
+        raise ValueError(f"need a of shape S, w of shape S + (d,) and beta_star of shape (d,); got {a.shape}, {w.shape}, {beta_star.shape}")
     nw = np.linalg.norm(w, axis=-1)
     s = np.linalg.norm(beta_star)
     if s == 0 or np.any(nw == 0):
@@ -422,8 +433,8 @@ def learning_time(delta, s, mu0, mu, eta_a=1.0, eta_w=1.0):
     """
     eta_a, eta_w = _rates(eta_a, eta_w)
     kappa = eta_a * eta_w
-    delta, s, mu0, mu = np.broadcast_arrays(*(_finite(n, x) for n, x in
-                                              (("delta", delta), ("s", s), ("mu0", mu0), ("mu", mu))))
+    delta, s, mu0, mu = _v.broadcastable(**{n: _finite(n, x) for n, x in
+                                            (("delta", delta), ("s", s), ("mu0", mu0), ("mu", mu))})
     if np.any(s <= 0):
         raise ValueError("s must be positive")
     if np.any(mu0 > mu) or np.any(mu >= s):
@@ -456,8 +467,8 @@ def _row_space(X):
 def lazy_limit(X, y, beta0):
     """δ → +∞ limit of the interpolant: ``β_mn + (I − P_row)β₀``, the interpolant closest to β₀."""
     X, V = _row_space(X)
-    y = _finite("y", y)
-    beta0 = _finite("beta0", beta0)
+    y = _v.shape("y", _finite("y", y), (X.shape[0],))
+    beta0 = _v.shape("beta0", _finite("beta0", beta0), (X.shape[1],))
     beta_mn = np.linalg.pinv(X) @ y
     return beta_mn + beta0 - V @ (V.T @ beta0)
 
@@ -468,9 +479,9 @@ def ray_limit(X, y, beta0):
     For one sample (``n = 1``) this is the δ → −∞ limit of the interpolant (β only moves along
     its own direction, :func:`function_space_matrix`).
     """
-    X = _finite("X", X)
-    y = _finite("y", y)
-    beta0 = _finite("beta0", beta0)
+    X = _v.shape("X", _finite("X", X), (None, None))
+    y = _v.shape("y", _finite("y", y), (X.shape[0],))
+    beta0 = _v.shape("beta0", _finite("beta0", beta0), (X.shape[1],))
     v = X @ beta0
     if not np.any(v):
         raise ValueError("Xβ₀ = 0: the ray through β₀ does not change the predictions")
@@ -587,6 +598,7 @@ def gd_drift_per_step(a, w, grad_beta, lr, eta_a=1.0, eta_w=1.0):
     a = _finite("a", a)
     w = _finite("w", w)
     g = _finite("grad_beta", grad_beta)
+    lr = _v.positive("lr", lr)
     if w.shape != g.shape or w.shape[:-1] != a.shape:
         raise ValueError("need a of shape S and w, grad_beta of shape S + (d,)")
     wg = np.sum(w * g, axis=-1)
@@ -609,7 +621,7 @@ def balanced_solution(t, s, mu0, phi0):
         Unless ``s > 0``, ``μ₀ > 0``, ``|φ₀| < 1`` and ``t ≥ 0``.
     """
     t = _finite("t", t)
-    s, mu0, phi0 = float(s), float(mu0), float(phi0)
+    s, mu0, phi0 = (float(_v.finite(n, x)) for n, x in (("s", s), ("mu0", mu0), ("phi0", phi0)))
     if s <= 0 or mu0 <= 0 or not abs(phi0) < 1 or np.any(t < 0):
         raise ValueError("need s > 0, μ₀ > 0, |φ₀| < 1 and t ≥ 0")
     S0 = np.arctanh(phi0)
@@ -630,6 +642,6 @@ def mirror_potential(beta, delta):
     At δ = 0 it is ``(2/3)‖β‖^{3/2}``.
     """
     beta = _finite("beta", beta)
-    delta = float(delta)
+    delta = float(_v.finite("delta", delta))
     Om = np.sqrt(delta**2 + 4 * np.sum(beta**2, axis=-1))
     return (Om - 2 * delta) * np.sqrt((Om + delta) / 2) / 3
