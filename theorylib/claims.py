@@ -26,7 +26,7 @@ import numpy as np
 import sympy as sp
 
 __all__ = ["Claim", "Result", "Report", "claim", "check", "report", "registry", "load_all", "verify",
-           "table", "main"]
+           "table", "main", "cache_dir"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class Result:
     passed: bool
     seconds: float
     data: dict = field(default_factory=dict)
+    cached: bool = False  # reused from the result cache (same library code) rather than recomputed
 
     @property
     def label(self):
@@ -123,25 +124,146 @@ def _evaluate(c: Claim, out):
     return err, err <= c.tol, data
 
 
-def check(label: str) -> Result:
-    """Run one claim's check and return its :class:`Result` (never raises on failure)."""
+# ---- the result cache ---------------------------------------------------------------------
+# A claim's result depends only on the code that computes it (theorylib's sources) and on the
+# numerical libraries; the checks use fixed seeds. So a result is stored under a key made of the
+# claim's label, a hash of every source file of theorylib and the versions of numpy, scipy and
+# sympy, and reused by every later check of the same claim: `verify`, the chapters run by nbval
+# and the book build's Claims page then compute each claim once. Changing any file of the
+# library changes the key. THEORYLIB_CACHE=off disables the cache; THEORYLIB_CACHE=<dir> moves it.
+
+_SOURCE_HASH: str | None = None
+
+
+def _library_hash() -> str:
+    global _SOURCE_HASH
+    if _SOURCE_HASH is None:
+        import hashlib
+        from pathlib import Path
+
+        import scipy
+
+        from . import __version__
+
+        h = hashlib.sha256()
+        root = Path(__file__).resolve().parent
+        for path in sorted(root.rglob("*.py")):
+            h.update(path.relative_to(root).as_posix().encode())
+            h.update(path.read_bytes())
+        h.update(f"{__version__} numpy {np.__version__} scipy {scipy.__version__} "
+                 f"sympy {sp.__version__} python {sys.version_info[:2]}".encode())
+        _SOURCE_HASH = h.hexdigest()[:20]
+    return _SOURCE_HASH
+
+
+def cache_dir():
+    """Where results are cached (``None`` when ``THEORYLIB_CACHE=off``)."""
+    import os
+    from pathlib import Path
+
+    setting = os.environ.get("THEORYLIB_CACHE", "")
+    if setting.lower() in ("off", "0", "no", "false"):
+        return None
+    if setting:
+        return Path(setting)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "theorylib" / "claims"
+
+
+def _cache_path(label: str):
+    folder = cache_dir()
+    return None if folder is None else folder / _library_hash() / f"{label}.pkl"
+
+
+def _cache_load(label: str):
+    import pickle
+
+    path = _cache_path(label)
+    if path is None or not path.is_file():
+        return None
+    try:
+        with open(path, "rb") as f:
+            return pickle.load(f)
+    except Exception:  # a truncated or foreign file is recomputed, never trusted
+        return None
+
+
+def _cache_store(label: str, payload) -> None:
+    import os
+    import pickle
+    import tempfile
+
+    path = _cache_path(label)
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)  # atomic: concurrent writers of the same claim cannot corrupt it
+    except Exception:  # data that cannot be pickled (or a read-only disk) is simply not cached
+        try:
+            os.unlink(tmp)
+        except Exception:
+            pass
+
+
+def check(label: str, use_cache: bool = True) -> Result:
+    """Run one claim's check and return its :class:`Result` (never raises on failure).
+
+    With ``use_cache`` (the default) a result computed before by the same library code is
+    reused (see :func:`cache_dir`); a fresh result is always stored for later reuse.
+    """
     if label not in _REGISTRY:
         load_all()
     if label not in _REGISTRY:
         raise KeyError(f"no claim labelled {label!r}")
     c = _REGISTRY[label]
+    if use_cache:
+        hit = _cache_load(label)
+        if hit is not None:
+            err, ok, seconds, data = hit
+            return Result(c, err, bool(ok), seconds, data, cached=True)
     t0 = time.perf_counter()
-    err, ok, data = _evaluate(c, c.func())
-    return Result(c, err, bool(ok), time.perf_counter() - t0, data)
+    try:
+        err, ok, data = _evaluate(c, c.func())
+    except Exception as exc:  # a check that crashes is a failed claim, reported with its reason
+        return Result(c, float("nan"), False, time.perf_counter() - t0,
+                      {"exception": f"{type(exc).__name__}: {exc}"})
+    seconds = time.perf_counter() - t0
+    _cache_store(label, (err, bool(ok), seconds, data))
+    return Result(c, err, bool(ok), seconds, data)
 
 
-def verify(chapter: str | None = None) -> list[Result]:
-    """Run every registered claim (optionally of one chapter), in label order per chapter."""
+def _check_in_worker(args):
+    label, use_cache = args
+    r = check(label, use_cache)
+    return label, r.error, r.passed, r.seconds, r.data, r.cached
+
+
+def verify(chapter: str | None = None, use_cache: bool = True, jobs: int = 1) -> list[Result]:
+    """Run every registered claim (optionally of one chapter), in label order per chapter.
+
+    ``jobs > 1`` runs the checks in that many worker processes (results are identical: every
+    check is deterministic and independent of the others).
+    """
     load_all()
     claims = sorted(_REGISTRY.values(), key=lambda c: (c.chapter, c.label))
     if chapter is not None:
         claims = [c for c in claims if c.chapter == chapter]
-    return [check(c.label) for c in claims]
+    if jobs <= 1 or len(claims) <= 1:
+        return [check(c.label, use_cache) for c in claims]
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    # fork: workers inherit the registry already loaded, no re-import per process
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        out = {label: (err, ok, sec, data, cached) for label, err, ok, sec, data, cached in
+               pool.map(_check_in_worker, [(c.label, use_cache) for c in claims])}
+    return [Result(c, out[c.label][0], bool(out[c.label][1]), out[c.label][2], out[c.label][3],
+                   cached=out[c.label][4]) for c in claims]
 
 
 def _md_escape(text: str) -> str:
@@ -260,19 +382,41 @@ def report(*labels: str) -> Report:
     if not labels:
         raise ValueError("report() needs at least one claim label")
     rep = Report([check(label) for label in labels])
-    failed = [f"{r.label} (error {r.error:.3g} > tolerance {r.tol:.3g})" for r in rep if not r.passed]
+    failed = [f"{r.label} ({r.data['exception']})" if "exception" in r.data else
+              f"{r.label} (error {r.error:.3g} > tolerance {r.tol:.3g})" for r in rep if not r.passed]
     if failed:
         raise AssertionError("claims failed: " + "; ".join(failed))
     return rep
 
 
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    """``python -m theorylib verify [chapter] [--no-cache] [-j N]``."""
+    import argparse
+    import os
+
+    argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] == "verify":
         argv = argv[1:]
-    chapter = argv[0] if argv else None
-    results = verify(chapter)
+    parser = argparse.ArgumentParser(prog="python -m theorylib verify",
+                                     description="Run the book's registered claims and print the table.")
+    parser.add_argument("chapter", nargs="?", help="one chapter, e.g. ch01 (default: all)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="recompute every claim instead of reusing cached results "
+                             "(fresh results are still stored for the chapters to reuse)")
+    parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
+                        help="worker processes (default: the number of CPUs)")
+    args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    t0 = time.perf_counter()
+    results = verify(args.chapter, use_cache=not args.no_cache, jobs=args.jobs)
+    wall = time.perf_counter() - t0
     print(table(results))
     failed = [r for r in results if not r.passed]
-    print(f"\n{len(results) - len(failed)} passed, {len(failed)} failed")
+    for r in failed:
+        if "exception" in r.data:
+            print(f"{r.label}: the check raised {r.data['exception']}")
+    n_cached = sum(r.cached for r in results)
+    print(f"\n{len(results)} claims in {wall:.1f} s ({n_cached} from the cache, {args.jobs} workers)")
+    print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed or not results else 0
