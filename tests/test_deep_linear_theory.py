@@ -118,3 +118,84 @@ def test_deep_learning_time_against_chain_ode(N, s, f0, f1):
 def test_out_of_domain_raises(call):
     with pytest.raises(ValueError):
         call()
+
+
+# ---------------------------------------------------------------- first-order GD error (Chapter 1)
+def _gd_balanced_mode(s, u0, lr, n_steps):
+    """The GD map of one balanced factor, a ← a + η a(s − a²), iterated directly (no library)."""
+    a = np.sqrt(u0)
+    out = [a * a]
+    for _ in range(n_steps):
+        a = a + lr * a * (s - a * a)
+        out.append(a * a)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("s, u0", [(3.0, 1e-3), (0.5, 1e-2), (1.0, 0.3)])
+def test_gd_first_order_error_predicts_the_gd_map(s, u0):
+    """u_k − u(ηk) = η e₁(ηk) + O(η²): halving η quarters the remainder."""
+    rem = []
+    for lr in (4e-3, 2e-3):
+        n = int(round(6.0 / (s * lr)))
+        t = lr * np.arange(n + 1)
+        gd = _gd_balanced_mode(s, u0, lr, n)
+        first = dl.mode_strength(t, s, u0) + lr * dl.gd_first_order_error(t, s, u0)
+        rem.append(np.max(np.abs(gd - first)))
+        assert np.max(np.abs(gd - dl.mode_strength(t, s, u0))) > 5 * rem[-1]  # e₁ is most of the error
+    assert rem[0] / rem[1] == pytest.approx(4.0, rel=0.1)
+
+
+def test_gd_first_order_error_known_values():
+    assert dl.gd_first_order_error(0.0, 2.0, 0.1) == 0.0
+    # long after learning u = s, so the error has decayed
+    assert abs(dl.gd_first_order_error(50.0, 2.0, 0.1)) < 1e-30
+    # early on u ≈ u0 e^{2st}: GD lags by ηst/2 in time, e₁ ≈ −u s² t
+    t, s, u0 = 0.1, 1.0, 1e-8
+    assert dl.gd_first_order_error(t, s, u0) == pytest.approx(-u0 * np.exp(2 * s * t) * s**2 * t, rel=1e-6)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: dl.gd_first_order_error(1.0, -1.0, 0.1),
+    lambda: dl.gd_first_order_error(1.0, 1.0, 0.0),
+    lambda: dl.gd_first_order_error(-1.0, 1.0, 0.1),
+    lambda: dl.gd_first_order_error(np.nan, 1.0, 0.1),
+])
+def test_gd_first_order_error_rejects_bad_input(call):
+    with pytest.raises(ValueError):
+        call()
+
+
+# ---------------------------------------------------------------- sim.linear.ScalarChains
+def test_scalar_chains_match_deep_linear():
+    """Loss and gradient of each member equal those of DeepLinear((1,)*(L+1)), for λ ≠ 1."""
+    from theorylib import sim
+    from theorylib.sim.linear import ScalarChains
+
+    depths = [1, 2, 3, 5]
+    net = ScalarChains(depths)
+    rng = np.random.default_rng(0)
+    a = rng.uniform(-1.5, 1.5, (len(depths), max(depths)))
+    data = sim.Moments(np.array([[1.7]]), np.array([[0.8]]), 2.0)
+    g = net.grad({"a": a}, data)["a"]
+    loss = net.loss({"a": a}, data)
+    for e, L in enumerate(depths):
+        deep = sim.DeepLinear((1,) * (L + 1))
+        p = {n: a[e:e + 1, i].reshape(1, 1, 1) for i, n in enumerate(deep.names)}
+        gd = deep.grad(p, data)
+        np.testing.assert_allclose([gd[n][0, 0, 0] for n in deep.names], g[e, :L], rtol=1e-12)
+        assert np.all(g[e, L:] == 0)  # padding gets no gradient
+        assert loss[e] == pytest.approx(deep.loss(p, data)[0], rel=1e-12)
+
+
+def test_scalar_chains_reject_bad_input():
+    from theorylib import sim
+    from theorylib.sim.linear import ScalarChains
+
+    for bad in ([], [0, 2], [1.5]):
+        with pytest.raises(ValueError):
+            ScalarChains(bad)
+    net = ScalarChains([2, 3])
+    with pytest.raises(ValueError):
+        net.grad({"a": np.ones((2, 2))}, sim.Moments(np.eye(1), np.ones((1, 1)), 1.0))
+    with pytest.raises(ValueError):
+        net.grad({"a": np.ones((2, 3))}, sim.Moments(np.eye(2), np.ones((1, 2)), 2.0))

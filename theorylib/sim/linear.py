@@ -12,7 +12,7 @@ import numpy as np
 from .. import _validate as _v
 from .data import Moments, random_orthogonal
 
-__all__ = ["DeepLinear", "decoupled_init", "random_init", "mode_strengths"]
+__all__ = ["DeepLinear", "ScalarChains", "decoupled_init", "random_init", "mode_strengths"]
 
 
 def _bmm(a, b):
@@ -191,3 +191,50 @@ def mode_strengths(W, U, V, k=None):
     return np.sum(U[:, :k] * _bmm(W, V[:, :k]), axis=1)
 
 
+
+
+class ScalarChains:
+    """An ensemble of scalar chains ``u = a_1 ⋯ a_L`` of *different* depths, trained at once.
+
+    Member ``e`` has ``depths[e]`` factors, stored in the first ``depths[e]`` entries of the
+    parameter ``"a"`` of shape ``(E, max(depths))``; the remaining entries are padding that
+    the model ignores (zero gradient). With :class:`Moments` of size 1×1 (``Σ_xx = λ``,
+    ``Σ_yx = s``) the loss is ``½ tr Σ_yy − s u + ½ λ u²``, the loss of a depth-``L`` linear
+    network with widths ``(1, …, 1)``: the same model as :class:`DeepLinear`, batched over
+    depth. Introduced in Chapter 1 (deep chains).
+    """
+
+    def __init__(self, depths):
+        depths = _v.integers("depths", depths, minimum=1)
+        self.depths = np.atleast_1d(depths).astype(int)
+        if self.depths.ndim != 1 or self.depths.size == 0:
+            raise ValueError("depths must be a non-empty 1-D list of positive integers")
+        self.n_max = int(self.depths.max())
+        self._mask = np.arange(self.n_max)[None, :] < self.depths[:, None]
+
+    def _factors(self, params, data):
+        a = params["a"]
+        if a.shape != (len(self.depths), self.n_max):
+            raise ValueError(f"a has shape {a.shape}; expected {(len(self.depths), self.n_max)}")
+        if data.n_in != 1 or data.n_out != 1:
+            raise ValueError("ScalarChains needs 1×1 moments (one input, one output)")
+        return np.where(self._mask, a, 1.0)
+
+    def product(self, params):
+        """The product ``u = a_1 ⋯ a_L`` of each member, shape (E,)."""
+        return np.prod(np.where(self._mask, params["a"], 1.0), axis=1)
+
+    def loss(self, params, data: Moments):
+        u = np.prod(self._factors(params, data), axis=1)
+        s, lam = data.sigma_yx[0, 0], data.sigma_xx[0, 0]
+        return 0.5 * data.trace_yy - s * u + 0.5 * lam * u**2
+
+    def grad(self, params, data: Moments):
+        f = self._factors(params, data)
+        ones = np.ones((f.shape[0], 1))
+        # ∏_{j≠i} a_j as (prefix product before i) × (suffix product after i): no division
+        before = np.cumprod(np.concatenate([ones, f[:, :-1]], axis=1), axis=1)
+        after = np.cumprod(np.concatenate([ones, f[:, :0:-1]], axis=1), axis=1)[:, ::-1]
+        u = before[:, -1] * f[:, -1]
+        resid = data.sigma_yx[0, 0] - data.sigma_xx[0, 0] * u
+        return {"a": np.where(self._mask, -(before * after) * resid[:, None], 0.0)}

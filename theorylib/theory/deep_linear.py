@@ -23,6 +23,7 @@ __all__ = [
     "half_learning_time",
     "unbalanced_limit",
     "deep_learning_time",
+    "gd_first_order_error",
 ]
 
 
@@ -75,8 +76,20 @@ def mode_strength(t, s, u0, tau=1.0):
     tau = _pos("tau", tau)
     t = _v.finite("t", t)
     _v.broadcastable(t=t, s=s, u0=u0, tau=tau)
-    with np.errstate(over="ignore"):
-        return s / (1.0 + (s / u0 - 1.0) * np.exp(-2.0 * s * t / tau))
+    x = 2.0 * s * t / tau
+    r = s / u0
+    # from u0 > s the solution blows up backwards in time, at x* = ln(1 − s/u0) < 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        before_pole = (r < 1) & (x <= np.log1p(-np.minimum(r, 1.0)))
+    if np.any(before_pole):
+        raise ValueError("t is before the pole: from u0 > s the solution exists only for t > (τ/2s) ln(1 − s/u0)")
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(-x)
+        u = s / (1.0 + (s / u0 - 1.0) * e)
+        # u0 ≫ s: 1 + (s/u0 − 1)e cancels; (1 − e) + (s/u0)e has no cancellation for t ≥ 0
+        u = np.where((r < 0.5) & (x >= 0), s / (-np.expm1(-x) + r * e), u)
+        # u0 = s is a fixed point (0·inf for t → −∞ in the general form)
+        return np.where(r == 1, s * np.ones_like(u), u)
 
 
 def learning_time(s, u0, u, tau=1.0):
@@ -112,6 +125,43 @@ def half_learning_time(s, u0, tau=1.0):
     if np.any(u0 >= s / 2):
         raise ValueError("the half-learning time needs u0 < s/2")
     return learning_time(s, u0, s / 2, tau)
+
+
+def gd_first_order_error(t, s, u0):
+    """First-order GD error of a balanced mode (Chapter 1, ``prop-ch01-gd-error``).
+
+    GD with step η on a balanced mode (τ = 1), ``a_{k+1} = a_k + η a_k (s − a_k²)`` and
+    ``u_k = a_k²``, satisfies ``u_k = u(ηk) + η e₁(ηk) + O(η²)`` with ``u`` the closed form of
+    :func:`mode_strength` and
+
+    .. math:: e_1(t) = -u(s - u)\\Big[s t - \\tfrac32 \\ln\\frac{e^{2st} + C}{1 + C}\\Big],
+       \\qquad C = s/u_0 - 1,
+
+    the solution of ``ė₁ = (2s − 4u) e₁ − u(s − 3u)(s − u)``, ``e₁(0) = 0`` (the linearisation
+    of Euler's modified equation ``u̇ = 2u(s − u) − η u(s − 3u)(s − u)``).
+
+    Parameters
+    ----------
+    t : array_like
+        Times ``t = ηk`` (τ = 1), ``t ≥ 0``.
+    s, u0 : array_like
+        Singular value and initial strength, both > 0.
+
+    Returns
+    -------
+    ndarray
+        ``e₁(t)``; multiply by η for the error itself.
+    """
+    s = _pos("s", s)
+    u0 = _pos("u0", u0)
+    t = _v.finite("t", t)
+    if np.any(t < 0):
+        raise ValueError("t must be non-negative")
+    C = s / u0 - 1.0
+    u = mode_strength(t, s, u0)
+    # ln((e^{2st} + C)/(1 + C)) without overflow: 2st + ln(1 + C e^{−2st}) − ln(s/u0)
+    log_ratio = 2 * s * t + np.log1p(C * np.exp(-2 * s * t)) - np.log(s / u0)
+    return -u * (s - u) * (s * t - 1.5 * log_ratio)
 
 
 def unbalanced_limit(s, a0, b0):
