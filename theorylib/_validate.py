@@ -185,6 +185,15 @@ def broadcastable(**arrays):
         raise ValueError(f"shapes do not broadcast together: {desc}") from None
 
 
+def finite_result(name: str, value, why="the arguments are too extreme"):
+    """Return ``value`` if every entry is finite; else raise ``ValueError``: a closed form whose
+    exact value lies outside the float range (over- or underflow) says so instead of returning inf."""
+    arr = np.asarray(value, dtype=float)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} is not representable as a finite float: {why}")
+    return value
+
+
 def explained(sigma_xx, sigma_yx) -> float:
     """``tr(Σ_yx Σ_xx⁺ Σ_xy)`` with a pseudo-inverse cut at 1e-10 of the largest eigenvalue, so
     round-off in near-null directions of an ill-conditioned ``Σ_xx`` cannot inflate it."""

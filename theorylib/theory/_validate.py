@@ -6,6 +6,6 @@ module re-exports them for the theory modules.
 from __future__ import annotations
 
 from .._validate import (  # noqa: F401
-    broadcastable, finite, fitted_part_below, in_range, integer, integers, nonempty, nonnegative,
+    broadcastable, finite, finite_result, fitted_part_below, in_range, integer, integers, nonempty, nonnegative,
     orthogonal, positive, positive_scalar, shape, square, symmetric_psd, times,
 )

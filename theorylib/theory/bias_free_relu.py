@@ -293,5 +293,7 @@ def linear_fit(sigma_xx, sigma_yx, trace_yy):
     if not np.isfinite(trace_yy) or trace_yy < 0:
         raise ValueError("trace_yy must be a non-negative number")
     B = Syx @ np.linalg.pinv(Sxx)
+    if not np.all(np.isfinite(B)):
+        raise ValueError("sigma_xx is numerically singular: Σ_yx Σ_xx⁺ is not finite")
     _v.fitted_part_below("trace_yy", trace_yy, np.trace(B @ Syx.T), "tr(B Σ_xy) (the part the best linear map explains)")
     return B, float(0.5 * (trace_yy - np.trace(B @ Syx.T)))

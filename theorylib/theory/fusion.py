@@ -272,8 +272,18 @@ def logistic_weight(t, w_star, w0, drive, tau=1.0):
             raise ValueError(f"{name} must be positive")
     t = _v.finite("t", t)
     _v.broadcastable(t=t, w_star=w_star, w0=w0, drive=drive, tau=tau)
-    with np.errstate(over="ignore"):
-        return w_star / (1.0 + (w_star / w0 - 1.0) * np.exp(-2.0 * drive * t / tau))
+    x = 2.0 * drive * t / tau
+    r = w_star / w0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        before_pole = (r < 1) & (x <= np.log1p(-np.minimum(r, 1.0)))
+    if np.any(before_pole):
+        raise ValueError("t is before the pole: from w0 > w_star the solution exists only for t > (τ/2Σ_yx) ln(1 − w_star/w0)")
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(-x)
+        W = w_star / (1.0 + (w_star / w0 - 1.0) * e)
+        # w0 ≫ w_star: (1 − e) + (w*/w0)e has no cancellation for t ≥ 0; w0 = w* is a fixed point
+        W = np.where((r < 0.5) & (x >= 0), w_star / (-np.expm1(-x) + r * e), W)
+        return np.where(r == 1, w_star * np.ones_like(W), W)
 
 
 def logistic_half_time(w_star, w0, drive, tau=1.0):
@@ -375,7 +385,8 @@ def fusion_times(depth, fusion_layer, sigma, sigma_yx, d_a, u0, tau=1.0):
     with np.errstate(over="ignore"):
         t_a = tau * float(np.exp(log_ta))
         lag = 0.0 if Lf == 1 else tau * one_minus_k * float(np.exp(log_lag))
-    return t_a, lag
+    why = f"t_A ≈ e^{log_ta + np.log(tau):.4g} for u0 = {u0:g} (fusion_time_ratio still works at any u0)"
+    return _v.finite_result("t_A", t_a, why), _v.finite_result("t_B − t_A", lag, why)
 
 
 def _log_fusion_times(depth, fusion_layer, sigma, sigma_yx, d_a, u0):

@@ -379,7 +379,8 @@ def merged_midpoint_time(D, N, w_init, lam=1.0, tau=1.0):
     mu = 1.0 - 1.0 / np.sqrt(2.0)
     if w0**2 / np.sqrt(D) * lam * s >= mu:
         raise ValueError("w_init is too large: the loss starts past the midpoint of its drop")
-    return tau / (2 * lam**2 * np.sqrt(D)) * np.log(mu * (np.sqrt(D) / w0**2 - lam * s) / (lam * s * (1 - mu)))
+    return _v.finite_result("the midpoint time", tau / (2 * lam**2 * np.sqrt(D)) * np.log(mu * (np.sqrt(D) / w0**2 - lam * s) / (lam * s * (1 - mu))),
+                            "λ, w_init or τ too extreme")
 
 
 def merged_escape_time(Lambda, w_init, tau=1.0):
@@ -459,7 +460,8 @@ def head_time(v, v0, eigenvalue, trace, N, tau=1.0):
     v0 = _pos("v0", v0)
     if np.any(v < v0) or np.any(v >= vs):
         raise ValueError("need v0 ≤ v < v* = (λc)^(-1/3)")
-    return float(_pos("tau", tau)) * (implicit_F(v / vs) - implicit_F(v0 / vs)) / (lam**2 * vs)
+    return _v.finite_result("the head time", float(_pos("tau", tau)) * (implicit_F(v / vs) - implicit_F(v0 / vs)) / (lam**2 * vs),
+                            "the eigenvalue, v0 or τ too extreme")
 
 
 def head_strength(t, v0, eigenvalue, trace, N, tau=1.0):

@@ -214,6 +214,8 @@ def _whitened_setup(a0, w0, beta_star, eta_a, eta_w):
         p0 = 0.0
     nu0 = eta_a * p0 / a0
     r = (2 * nu0 + delta) / Om
+    if not abs(r) < 1e150:
+        raise ValueError(f"a0 = {a0:.3g} is too close to 0 for the closed form: r = (2ν0 + δ)/Ω = {r:.3g} overflows")
     w_perp0 = w0 - bh * float(w0 @ bh)
     return eta_a, eta_w, a0, w0, s, bh, delta, Om, r, w_perp0
 
@@ -625,11 +627,16 @@ def balanced_solution(t, s, mu0, phi0):
     if s <= 0 or mu0 <= 0 or not abs(phi0) < 1 or np.any(t < 0):
         raise ValueError("need s > 0, μ₀ > 0, |φ₀| < 1 and t ≥ 0")
     S0 = np.arctanh(phi0)
-    C = s * (np.cosh(2 * S0) + 1) / mu0 - 2 * S0 - np.sinh(2 * S0)
     S = s * t + S0
     # divide numerator and denominator by cosh 2S to avoid overflow: (1 + sech 2S)/((2S + C) sech 2S + tanh 2S)
     sech = 1 / np.cosh(np.minimum(2 * S, 700.0))
-    mu = s * (1 + sech) / ((2 * S + C) * sech + np.tanh(2 * S))
+    # 2S + C = 2st + s(cosh 2S0 + 1)/μ0 − sinh 2S0, and tanh 2S − sinh 2S0 sech 2S =
+    # 2cosh(S + S0)sinh(st)/cosh 2S: every term is ≥ 0, so no cancellation when st is small
+    q = s * t
+    with np.errstate(over="ignore", invalid="ignore"):
+        rest = np.where(np.abs(2 * S) <= 700.0, 2 * np.cosh(np.minimum(S + S0, 700.0)) * np.sinh(np.minimum(q, 700.0)) * sech,
+                        np.tanh(2 * S) - np.sinh(2 * S0) * sech)
+    mu = s * (1 + sech) / ((2 * q + s * (np.cosh(2 * S0) + 1) / mu0) * sech + rest)
     return mu, np.tanh(S)
 
 
@@ -643,5 +650,6 @@ def mirror_potential(beta, delta):
     """
     beta = _finite("beta", beta)
     delta = float(_v.finite("delta", delta))
-    Om = np.sqrt(delta**2 + 4 * np.sum(beta**2, axis=-1))
+    # hypot ≥ |δ| exactly, so Ω + δ ≥ 0 even where δ² underflows
+    Om = np.hypot(delta, 2 * np.sqrt(np.sum(beta**2, axis=-1)))
     return (Om - 2 * delta) * np.sqrt((Om + delta) / 2) / 3
