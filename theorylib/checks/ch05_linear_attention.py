@@ -22,7 +22,7 @@ from theorylib.theory import linear_attention as la
 
 CH = "ch05"
 
-# Validation settings (spec §7): the paper's Fig. 3 spectrum, N = 31, H = 5.
+# Validation settings: the paper's Fig. 3 spectrum, N = 31, H = 5.
 SPECTRUM = np.array([0.4, 0.3, 0.2, 0.1])
 N_CTX = 31
 H_SEP = 5
@@ -127,27 +127,27 @@ def derived_population_loss(M, Lambda, N):
 
 @claim("ch05-reduction", CH, "symbolic",
        "With the dormant blocks at zero, the (D+1, N+1) entry of merged multi-head linear attention is "
-       "Σ_i v_i βᵀU_i x_q and that of separate rank-R attention is Σ_i v_i Σ_r βᵀk_ir q_irᵀ x_q (D = N = 2).")
+       "Σ_i v_i βᵀU_i x_q and that of separate rank-R attention is Σ_i v_i Σ_r βᵀk_ir q_irᵀ x_q (D = N = 2).", ref="sec-ch05-reduction")
 def _reduction():
     return sp.Matrix([merged_reduction_residual(), separate_reduction_residual()])
 
 
 @claim("ch05-two-layer", CH, "symbolic",
        "Merged multi-head linear attention is a two-layer linear network ŷ = w_2ᵀW_1 z on the cubic feature "
-       "z = vec(βx_qᵀ).")
+       "z = vec(βx_qᵀ).", ref="sec-ch05-reduction")
 def _two_layer():
     return two_layer_residual()
 
 
 @claim("ch05-fourth-moment", CH, "symbolic",
-       "For x ~ N(0, Λ): E[xxᵀAxxᵀ] = ΛAΛ + ΛAᵀΛ + tr(AΛ)Λ (D = 2, symbolic Λ and A).")
+       "For x ~ N(0, Λ): E[xxᵀAxxᵀ] = ΛAΛ + ΛAᵀΛ + tr(AΛ)Λ (D = 2, symbolic Λ and A).", ref="sec-ch05-population")
 def _fourth():
     Lam, A = sym_cov(2), matrix_symbols("A", 2, 2, real=True)
     return (gaussian_fourth_moment(Lam, A) - (Lam * A * Lam + Lam * A.T * Lam + (A * Lam).trace() * Lam)).applyfunc(sp.expand)
 
 
 @claim("ch05-loss", CH, "symbolic",
-       "L(M) = trΛ − 2tr(MΛ²) + tr(MΛMᵀΛΓ) with Γ = (1+1/N)Λ + (trΛ/N)I, derived from the data model (D = 2).")
+       "L(M) = trΛ − 2tr(MΛ²) + tr(MΛMᵀΛΓ) with Γ = (1+1/N)Λ + (trΛ/N)I, derived from the data model (D = 2).", ref="sec-ch05-population")
 def _loss():
     N = sp.symbols("N", positive=True)
     Lam, M = sym_cov(2), matrix_symbols("M", 2, 2, real=True)
@@ -164,7 +164,7 @@ def solve_global_minimum(D=2):
 
 @claim("ch05-global-minimum", CH, "symbolic",
        "∂L/∂M = 0 has the unique solution M* = Γ⁻¹ (D = 2, symbolic Λ), and for diagonal Λ "
-       "L* = Σ_d λ_d(1 − 1/c_d) = L(M_D); as N → ∞, M* → Λ⁻¹ and L* → 0.")
+       "L* = Σ_d λ_d(1 − 1/c_d) = L(M_D); as N → ∞, M* → Λ⁻¹ and L* → 0.", ref="thm-ch05-global")
 def _global():
     N, Lam, M, L, sol = solve_global_minimum()
     res = [len(sol) - 1]
@@ -181,7 +181,7 @@ def _global():
 
 @claim("ch05-merged-fixed", CH, "symbolic",
        "For a scalar output the merged flow τẆ_1 = w_2(Σ_yz − Σ_zz W_1ᵀw_2)ᵀ, τẇ_2 = W_1(Σ_yz − Σ_zz W_1ᵀw_2) vanishes "
-       "only on {w_2 = 0, W_1Σ_yz = 0} or {W_1ᵀw_2 = Σ_zz⁻¹Σ_yz} (one hidden unit, generic 2×2 Σ_zz).")
+       "only on {w_2 = 0, W_1Σ_yz = 0} or {W_1ᵀw_2 = Σ_zz⁻¹Σ_yz} (one hidden unit, generic 2×2 Σ_zz).", ref="thm-ch05-merged-time")
 def _merged_fixed():
     return merged_fixed_point_residual()
 
@@ -229,7 +229,7 @@ def merged_aligned_reduction():
 
 @claim("ch05-merged-ode", CH, "symbolic",
        "For Λ = λI, Σ_zz = λ³s I and ‖Σ_yz‖ = λ²√D; on the aligned manifold the layer norms obey "
-       "τȧ = b(λ²√D − λ³s ab), τḃ = a(λ²√D − λ³s ab), so the balanced product u = ab obeys τu̇ = 2u(λ²√D − λ³s u).")
+       "τȧ = b(λ²√D − λ³s ab), τḃ = a(λ²√D − λ³s ab), so the balanced product u = ab obeys τu̇ = 2u(λ²√D − λ³s u).", ref="thm-ch05-merged-time")
 def _merged_ode():
     res, _ = merged_aligned_reduction()
     return res
@@ -237,7 +237,7 @@ def _merged_ode():
 
 @claim("ch05-merged-dsolve", CH, "symbolic",
        "dsolve of τu̇ = 2u(λ²√D − λ³s u), u(0) = w², gives σ = u/√D equal to the closed form, and "
-       "L(M = σI) = Dλ(1 − 2λσ + λ²sσ²).")
+       "L(M = σI) = Dλ(1 − 2λσ + λ²sσ²).", ref="thm-ch05-merged-time")
 def _merged_dsolve():
     res, data = merged_dsolve_residual()
     return res, data
@@ -275,7 +275,7 @@ def _loss_of(M, S, C):
 
 @claim("ch05-conserved", CH, "symbolic",
        "Under τθ̇ = −½∂L/∂θ with arbitrary moments, v_i² − ‖U_i‖²_F (merged) and v_i² − ‖k_i‖², ‖k_i‖² − ‖q_i‖² "
-       "(separate) are conserved (D = 2, H = 2).")
+       "(separate) are conserved (D = 2, H = 2).", ref="thm-ch05-merged-time")
 def _conserved():
     return conservation_residual()
 
@@ -309,7 +309,7 @@ def separate_symbols(D=3):
 
 
 def separate_flow_at(Lam, N, heads):
-    """RHS of eq. 14 (τv̇, τk̇, τq̇) for each head ``(v, k, q)`` (k, q sympy column vectors)."""
+    """RHS of the separate flow (paper eq. 14: τv̇, τk̇, τq̇) for each head ``(v, k, q)`` (k, q sympy column vectors)."""
     M = sum((v * k * q.T for v, k, q in heads), sp.zeros(*Lam.shape))
     G = Lam**2 - Lam * la.gamma_expr(Lam, N) * M * Lam
     return [((k.T * G * q)[0, 0], v * G * q, v * G.T * k) for v, k, q in heads]
@@ -324,8 +324,8 @@ def fixed_point_heads(S, D, c, lam, dormant):
 
 @claim("ch05-separate-fixed", CH, "symbolic",
        "(D = 3, diagonal Λ) For every one of the 2³ subsets S, heads with k = q = e_d, v = (λ_d c_d)⁻¹ (d ∈ S) and a "
-       "dormant head (v = 0, k in span{e_d: d ∈ S} or q in it) make every gradient of eq. 14 vanish, and the loss is "
-       "trΛ − Σ_{d∈S} λ_d/c_d; points violating C2 or C3 are not fixed.")
+       "dormant head (v = 0, k in span{e_d: d ∈ S} or q in it) make every gradient of the separate flow vanish, and the loss is "
+       "trΛ − Σ_{d∈S} λ_d/c_d; points violating C2 or C3 are not fixed.", ref="thm-ch05-fixed")
 def _sep_fixed():
     return separate_fixed_residual()
 
@@ -340,20 +340,21 @@ def separate_fixed_residual(D=3):
             dormant = [(0, span_vec, a), (0, a, span_vec)]  # C3: k in the span, or q in the span
             heads = fixed_point_heads(S, D, c, lam, dormant)
             for gv, gk, gq in separate_flow_at(Lam, N, heads):
-                res += [sp.simplify(gv)] + list(gk.applyfunc(sp.simplify)) + list(gq.applyfunc(sp.simplify))
+                res += [sp.cancel(gv)] + list(gk.applyfunc(sp.cancel)) + list(gq.applyfunc(sp.cancel))  # rational: cancel decides zero
             M = sum((v * k * q.T for v, k, q in heads), sp.zeros(D, D))
-            res.append(sp.simplify(la.population_loss_expr(M, Lam, N) - (sum(lam) - sum(lam[d] / c[d] for d in S))))
+            gap = la.population_loss_expr(M, Lam, N) - (sum(lam) - sum(lam[d] / c[d] for d in S))
+            res.append(sp.expand(sp.numer(sp.together(gap))))  # zero iff the numerator expands to zero
     # not fixed: (i) an active head with k ∝ e_1, q ∝ e_2 (violates C2); (ii) a dormant head with k = q = e_2 while S = {1}
     e = lambda d: sp.eye(D)[:, d]
     bad1 = separate_flow_at(Lam, N, [(sp.Integer(1), e(0), e(1))])
     bad2 = separate_flow_at(Lam, N, fixed_point_heads((0,), D, c, lam, [(0, e(1), e(1))]))
-    nonzero = any(sp.simplify(x) != 0 for x in list(bad1[0][1]) + list(bad1[0][2])) and sp.simplify(bad2[1][0]) != 0
+    nonzero = any(sp.cancel(x) != 0 for x in list(bad1[0][1]) + list(bad1[0][2])) and sp.cancel(bad2[1][0]) != 0
     res.append(sp.Integer(0) if nonzero else sp.Integer(1))
     return sp.Matrix(res)
 
 
 def head_ode_residual():
-    """Ansatz of eq. 20 (D = 3, m = 1): head 1 learned, head 2 = v(t) e_2, head 3 zero; eq. 14 → eq. 21."""
+    """Ansatz of paper eq. 20 (D = 3, m = 1): head 1 learned, head 2 = v(t) e_2, head 3 zero; flow → head equation."""
     D = 3
     lam, N, Lam, c = separate_symbols(D)
     v = sp.symbols("v", positive=True)
@@ -376,16 +377,16 @@ def head_rhs_expr(v, lam, tr, N):
 
 
 @claim("ch05-head-ode", CH, "symbolic",
-       "Substituting the ansatz of eq. 20 into eq. 14 leaves the manifold invariant and gives "
-       "τv̇ = λ²v² − λ³c v⁵ for the head being learned (D = 3, m = 1).")
+       "Substituting the one-head-at-a-time ansatz into the separate flow leaves the ansatz invariant and gives "
+       "τv̇ = λ²v² − λ³c v⁵ for the head being learned (D = 3, m = 1).", ref="thm-ch05-head")
 def _head_ode():
     return head_ode_residual()
 
 
 @claim("ch05-implicit", CH, "symbolic",
        "F(u) = −1/u + ⅙ln[(u²+u+1)/(1−u)²] − (1/√3)arctan((2u+1)/√3) has F′ = 1/(u²(1−u³)), so "
-       "t/τ = [F(v/v*) − F(v_0/v*)]/(λ²v*) solves eq. 21 with v*³ = 1/(λc); F(u) + 1/u → −π/(6√3) as u → 0 "
-       "(the λ⁻² law t_½ = τ/(λ²v_0) + O(1)); the loss drop is half complete at u³ = 1 − 1/√2.")
+       "t/τ = [F(v/v*) − F(v_0/v*)]/(λ²v*) solves the head equation with v*³ = 1/(λc); F(u) + 1/u → −π/(6√3) as u → 0 "
+       "(the λ⁻² law t_½ = τ/(λ²v_0) + O(1)); the loss drop is half complete at u³ = 1 − 1/√2.", ref="thm-ch05-head")
 def _implicit():
     return implicit_residual()
 
@@ -412,8 +413,8 @@ def implicit_residual():
 # =========================================================================== numeric: statistics
 @claim("ch05-moments-isserlis", CH, "numeric",
        "The simulator's population moments (assembled from Isserlis' 4-tensor) equal the closed forms "
-       "Σ_zz = ΛΓ ⊗ Λ, E[y_q z] = vec Λ², E y_q² = trΛ.", tol=1e-12,
-       tol_reason="both are exact; the tolerance is floating-point round-off")
+       "Σ_zz = ΛΓ ⊗ Λ, E[y_q z] = vec Λ², E y_q² = trΛ.", tol=1e-15,
+       tol_reason="both are exact; measured 7e-18, floating-point round-off of entries of size ~0.1", ref="sec-ch05-population")
 def _moments():
     Lam, _, pm = setting()
     S_th = np.kron(Lam @ la.gamma(Lam, N_CTX), Lam)
@@ -437,7 +438,7 @@ def monte_carlo(P=40000, seed=0):
 @claim("ch05-loss-monte-carlo", CH, "numeric",
        "On 40 000 sampled sequences the empirical loss of M* = Γ⁻¹ and of three random M agrees with L(M) "
        "within 4 standard errors.", tol=4.0,
-       tol_reason="error is |empirical − theory| in units of the Monte-Carlo standard error; 4 s.e. is a 1e-4 two-sided level")
+       tol_reason="error is |empirical − theory| in units of the Monte-Carlo standard error; 4 s.e. is a 1e-4 two-sided level", ref="sec-ch05-population")
 def _mc():
     _, emp, se, th = monte_carlo()
     return float(np.max(np.abs(emp - th) / se)), {"emp": emp, "se": se, "theory": th}
@@ -445,8 +446,8 @@ def _mc():
 
 @claim("ch05-forward-pass", CH, "numeric",
        "The reduced models (merged; separate rank 1 and rank 3) equal a full (D+1)×(N+1) linear-attention forward "
-       "pass on sampled sequences, whatever the entries that do not reach the prediction.", tol=1e-11,
-       tol_reason="the two computations are algebraically identical; round-off of sums of ~N·D products")
+       "pass on sampled sequences, whatever the entries that do not reach the prediction.", tol=1e-13,
+       tol_reason="the two computations are algebraically identical; measured 9e-16, round-off of sums of ~N·D products", ref="sec-ch05-reduction")
 def _forward():
     Lam, _, _ = setting()
     seq = at.sample_sequences(Lam, N_CTX, 64, seed=5)
@@ -484,9 +485,9 @@ def merged_run(lr=1e-3, lam=1.0, T=5.0):
 
 @claim("ch05-merged-gd", CH, "numeric",
        "GD (dt = 10⁻³) on merged attention (D = 4, N = 31, H = 8, Λ = I, aligned balanced init w = 10⁻²) follows "
-       "L(t) = D(1 − 2σ + sσ²) of eq. 10 (max |ΔL| over t ≤ 5τ; L falls from 4 to 0.55).", tol=1e-2,
+       "the closed form L(t) = D(1 − 2σ + sσ²) (max |ΔL| over t ≤ 5τ; L falls from 4 to 0.55).", tol=1e-2,
        tol_reason="Euler error O(dt): measured max |ΔL| = 8.0e-3 at dt = 1e-3 and exactly twice that at 2e-3 "
-                  "(ch05-merged-gd-order); it is a time lag of ≈ 2e-3 τ on a drop of slope ≈ 4/τ")
+                  "(ch05-merged-gd-order); it is a time lag of ≈ 2e-3 τ on a drop of slope ≈ 4/τ", ref="fig-ch05-merged")
 def _merged_gd():
     t, tr, L = merged_run()
     err = np.abs(tr.loss - L[:, None]).max()
@@ -494,8 +495,10 @@ def _merged_gd():
 
 
 @claim("ch05-merged-gd-order", CH, "numeric",
-       "The GD deviation from eq. 10 is first order in the step: doubling dt doubles it (ratio within 2 ± 0.1).",
-       tol=0.1, tol_reason="error is |ratio − 2|; the O(dt²) remainder at dt = 1e-3 is ~1% of the O(dt) term")
+       "The GD deviation from the closed-form merged loss is first order in the step: doubling dt doubles it "
+       "(ratio 2 within 0.01).",
+       tol=1e-2, tol_reason="error is |ratio − 2|, measured 3.8e-4: the O(dt²) remainder at dt = 1e-3 is a few 1e-4 "
+                            "of the O(dt) term", ref="fig-ch05-merged")
 def _merged_order():
     t, tr1, L = merged_run(1e-3)
     _, tr2, _ = merged_run(2e-3)
@@ -506,8 +509,8 @@ def _merged_order():
 
 @claim("ch05-merged-flow", CH, "numeric",
        "The gradient flow of merged attention integrated by solve_ivp (aligned init, Λ = λI for λ = 1 and 1/D) "
-       "matches σ(t) and L(t) of eq. 10 to relative error 1e-6.", tol=1e-6,
-       tol_reason="solve_ivp at rtol 1e-10; the relative error of L on the final plateau is the binding one")
+       "matches the closed forms σ(t) and L(t) to relative error 1e-7.", tol=1e-7,
+       tol_reason="solve_ivp at rtol 1e-10 (measured 4.8e-9); the relative error of L on the final plateau is the binding one", ref="thm-ch05-merged-time")
 def _merged_flow():
     err = 0.0
     out = {}
@@ -551,7 +554,7 @@ def escape_run(dt=0.05):
 @claim("ch05-merged-escape", CH, "numeric",
        "For non-white Λ (spectrum 0.4, 0.3, 0.2, 0.1) the merged model's midpoint time grows like "
        "(τ/‖Λ²‖_F) ln(1/w_init): the fitted slope against ln(1/w) matches 1/‖Λ²‖_F to 1%.", tol=1e-2,
-       tol_reason="the offset t_mid − t_esc converges as O(w²); GD at dt = 0.05 shifts all times alike (measured slope error ~1e-3)")
+       tol_reason="the offset t_mid − t_esc converges as O(w²); GD at dt = 0.05 shifts all times alike (measured slope error ~1e-3)", ref="fig-ch05-merged")
 def _escape():
     Lam, t, loss, tmid = escape_run()
     x = np.log(1 / np.array(ESC_W))
@@ -687,9 +690,9 @@ def _code_plateaus():
 
 
 @claim("ch05-fixed-loss-independent", CH, "numeric",
-       "Independent check of eq. 19: GD with only H = m rank-one heads converges to M_m (PCR with m components), "
-       "and its final loss equals fixed_point_losses()[m] for m = 1, 2, 3.", tol=1e-5,
-       tol_reason="the runs are converged to < 1e-9 in loss; 1e-5 is the accuracy the chapter promises")
+       "Independent check of the fixed-point losses: GD with only H = m rank-one heads converges to M_m (PCR with m components), "
+       "and its final loss equals fixed_point_losses()[m] for m = 1, 2, 3.", tol=1e-12,
+       tol_reason="the runs converge to round-off (measured 3e-16); 1e-12 leaves room for platform round-off", ref="thm-ch05-fixed")
 def _fixed_independent():
     Lam, O, pm = setting()
     levels = la.fixed_point_losses(SPECTRUM, N_CTX)
@@ -726,9 +729,9 @@ def aligned_gd(dt):
 
 @claim("ch05-aligned-drop-gd", CH, "numeric",
        "With heads aligned to the eigenvectors (k = q = v_0 e_d, v = v_0) GD at dt = 0.2 reproduces the drop "
-       "midpoint times of eq. 21 for all four heads and v_0 ∈ {0.04, 0.08, 0.16}.", tol=1.5e-2,
+       "midpoint times of the head equation for all four heads and v_0 ∈ {0.04, 0.08, 0.16}.", tol=1.5e-2,
        tol_reason="Euler error O(dt): measured relative error 9.2e-3 at dt = 0.2 and twice that at dt = 0.4 "
-                  "(the data carry both); the exact flow agrees to 1e-4 (ch05-aligned-flow)")
+                  "(the data carry both); the exact flow agrees to 1e-4 (ch05-aligned-flow)", ref="fig-ch05-aligned")
 def _aligned_gd():
     th, sim, _, _ = aligned_gd(0.2)
     _, sim2, _, _ = aligned_gd(0.4)
@@ -737,9 +740,9 @@ def _aligned_gd():
 
 
 @claim("ch05-aligned-flow", CH, "numeric",
-       "The exact gradient flow (solve_ivp) from the aligned init matches the implicit solution v(t) of eq. 21 "
+       "The exact gradient flow (solve_ivp) from the aligned init matches the implicit solution v(t) of the head equation "
        "for every head to 1e-4 relative to v*, i.e. time courses well within 0.1%.", tol=1e-4,
-       tol_reason="solve_ivp at rtol 1e-9 on a curve with steep drops; measured 2e-5")
+       tol_reason="solve_ivp at rtol 1e-9 on a curve with steep drops; measured 2e-5", ref="thm-ch05-head")
 def _aligned_flow():
     Lam, O, pm = setting()
     model = at.SeparateAttention(4, 4)
@@ -757,8 +760,8 @@ def _aligned_flow():
 
 @claim("ch05-drop-time-quadrature", CH, "numeric",
        "separate_drop_time equals the adaptive quadrature of dt = τ dv/(λ²v² − λ³cv⁵) from v_0 to U_MID·v* "
-       "(12 combinations of λ and v_0) to 1e-8 relative.", tol=1e-8,
-       tol_reason="scipy.quad at epsrel 1e-12 after the substitution v = v0/s that removes the 1/v² singularity")
+       "(12 combinations of λ and v_0) to 1e-12 relative.", tol=1e-12,
+       tol_reason="measured 4e-16: scipy.quad at epsrel 1e-13 after the substitution v = v0/s that removes the 1/v² singularity", ref="thm-ch05-head")
 def _quadrature():
     err = 0.0
     tr = SPECTRUM.sum()
@@ -779,7 +782,7 @@ def _quadrature():
 @claim("ch05-lambda-law", CH, "numeric",
        "λ⁻² law: λ²v_0 t_½/τ → 1 as v_0 → 0; at v_0 = 10⁻⁴ it is within 1e-3 of 1 for every eigenvalue "
        "(GD-free: the implicit solution, whose derivation is claim ch05-implicit).", tol=1e-3,
-       tol_reason="the correction is v_0[F(U_MID) + π/(6√3)]/v* ≈ 1e-4·O(1)")
+       tol_reason="the correction is v_0[F(U_MID) + π/(6√3)]/v* ≈ 1e-4·O(1)", ref="thm-ch05-head")
 def _lambda_law():
     t = la.separate_drop_time(SPECTRUM, SPECTRUM.sum(), N_CTX, 1e-4)
     return float(np.max(np.abs(t * SPECTRUM**2 * 1e-4 - 1)))
@@ -817,10 +820,10 @@ def head_events(Lam, O, t, tr):
 
 @claim("ch05-head-strength", CH, "numeric",
        "From random init (Fig.-3 setting), once the head learning e_d has grown to 0.3 v*_d, its |v_i|(t) follows "
-       "eq. 21 started there until the next plateau: max |v_sim − v_ODE|/v* below 5% (drops shared by two heads, "
-       "where eq. 21 does not apply, are excluded and counted).", tol=5e-2,
-       tol_reason="eq. 21 is exact only on the aligned manifold; at 0.3 v* the key and query are not yet fully "
-                  "aligned and GD at dt = 0.5 adds an O(dt) error; measured ≈ 2–3%")
+       "the head equation started there until the next plateau: max |v_sim − v_ODE|/v* below 7% (drops shared by two "
+       "heads, where the one-head equation does not apply, are excluded and counted).", tol=7e-2,
+       tol_reason="the head equation is exact only on the aligned manifold; at 0.3 v* the key and query are not yet "
+                  "fully aligned, and GD adds an O(dt) error: measured 3.5% at dt = 0.5 and 4.4% at dt = 1 (used)", ref="fig-ch05-separate")
 def _head_strength():
     Lam, O, t, tr = separate_run()
     vs, v, events = head_events(Lam, O, t, tr)
@@ -841,7 +844,7 @@ def _head_strength():
 
 
 def shared(v, e, d, h, i_start, i_end, vs):
-    """True if eq. 21's one-head-at-a-time picture does not apply to drop d of member e: the learning head had
+    """True if the one-head-at-a-time picture does not apply to drop d of member e: the learning head had
     already grown past 0.3 v*_d before the drop, or another head grew by more than 0.2 v*_d during it."""
     grow = v[i_end, e] - v[i_start, e]
     others = np.delete(grow, h)
@@ -853,7 +856,7 @@ def shared(v, e, d, h, i_start, i_end, vs):
        "(m = 1 … D) the model's M equals M_m = Σ_{d≤m} (λ_d c_d)⁻¹ e_d e_dᵀ to ‖M − M_m‖_F/‖M_m‖_F < 1e-2, "
        "and every head that learned e_d alone is aligned with it, |cos(k, e_d)| > 0.99, at the next plateau.", tol=2.5e-2,
        tol_reason="measured 1.7e-2 in the one run where two heads share e_2 (slow re-alignment), ≤ 1.1e-2 otherwise; "
-                  "the distance is set by the still-dormant and not yet aligned heads and shrinks with the init")
+                  "the distance is set by the still-dormant and not yet aligned heads and shrinks with the init", ref="sec-ch05-separate-gd")
 def _function_space():
     Lam, O, t, tr = separate_run()
     levels = la.fixed_point_losses(SPECTRUM, N_CTX)
@@ -897,7 +900,7 @@ def pcr_data(P=3000):
        "regression with the top m eigenvectors of Λ: relative mean squared distance to PCR_m below 0.03, and at "
        "least 5× smaller than to PCR with any other number of components.", tol=0.03,
        tol_reason="the model shrinks component d by 1/c_d and uses Λ where PCR uses the context's Λ̂: both O(1/N), "
-                  "(1 + trΛ/λ_d)/N ≤ 2.75% at N = 400")
+                  "(1 + trΛ/λ_d)/N ≤ 2.75% at N = 400", ref="sec-ch05-pcr")
 def _pcr():
     dist, *_ = pcr_data()
     err = max(dist[m - 1, m] for m in range(1, 5))
@@ -909,7 +912,7 @@ def _pcr():
 
 
 @lru_cache(maxsize=None)
-def finite_sample_run(P=20000, seed=3, dt=1.0, T=SEP_T):
+def finite_sample_run(P=20000, seed=3, dt=1.0, T=12000.0):
     Lam, O, pm = setting()
     seq = at.sample_sequences(Lam, N_CTX, P, seed=seed)
     data = at.moments_from_sequences(seq)
@@ -932,7 +935,7 @@ def finite_sample_run(P=20000, seed=3, dt=1.0, T=SEP_T):
        "shifted from L(M_m) by the sampling error of the moments, |shift| ≤ 4 standard errors of a loss estimate.",
        tol=4.0,
        tol_reason="error is the largest plateau shift in units of the Monte-Carlo standard error of the training "
-                  "loss at that plateau (std of the squared errors / √P), which is what the shift is made of")
+                  "loss at that plateau (std of the squared errors / √P), which is what the shift is made of", ref="fig-ch05-finite")
 def _finite():
     t, tr, data, se = finite_sample_run()
     levels = la.fixed_point_losses(SPECTRUM, N_CTX)
@@ -977,7 +980,7 @@ def rank_run():
 @claim("ch05-rank-plateaus", CH, "numeric",
        "Rank-R heads (D = 8, H = 9, geometric spectrum 0.75^d) show conspicuous plateaus (seed-mean dwell ≥ 0.15 in "
        "ln t) exactly at m ∈ {0, R, 2R, …} < D: 8, 4, 2, 1 plateaus for R = 1, 2, 4, 8.", tol=0.5,
-       tol_reason="error counts the plateaus whose visibility differs from the prediction (an integer; must be 0)")
+       tol_reason="error counts the plateaus whose visibility differs from the prediction (an integer; must be 0)", ref="fig-ch05-rank")
 def _rank():
     ts, L, levels, dwell = rank_run()
     mean = dwell.mean(1)
@@ -1007,7 +1010,7 @@ def merged_finite_sample_run(P=20000, seed=11, dt=2e-3, T=5.0):
 @claim("ch05-merged-finite-sample", CH, "numeric",
        "Merged attention trained on P = 20 000 sampled sequences (Λ = I) still learns in one drop; its final training "
        "loss differs from L* by at most 4 Monte-Carlo standard errors.", tol=4.0,
-       tol_reason="error in units of the standard error of the empirical loss at M* (std of squared errors / √P)")
+       tol_reason="error in units of the standard error of the empirical loss at M* (std of squared errors / √P)", ref="fig-ch05-finite")
 def _merged_finite():
     t, tr, se = merged_finite_sample_run()
     Lstar = la.minimum_loss(np.eye(MERGED_D), N_CTX)
@@ -1045,7 +1048,7 @@ def unbalanced_rhs_expr(v, delta, lam, tr, N):
 @claim("ch05-unbalanced-head", CH, "symbolic",
        "A head on an eigenvector with k = q = κe but its own value v conserves δ = v² − κ² and obeys "
        "τv̇ = (v² − δ)(λ² − λ³c v(v² − δ)); for δ = 0 this is the balanced head equation τv̇ = λ²v² − λ³cv⁵ "
-       "(D = 3, one head learned).", ref="prop-ch05-unbalanced")
+       "(D = 3, one head learned).", ref="thm-ch05-unbalanced")
 def _unbalanced_head():
     return unbalanced_head_residual()
 
@@ -1104,7 +1107,7 @@ def _crossing(t, x, level):
        tol=1e-5,
        tol_reason="solve_ivp at rtol 1e-10 recorded on 6000 times; the midpoint is read off by cubic inverse "
                   "interpolation of the monotone vκ²; measured 2.1e-6 relative",
-       ref="prop-ch05-unbalanced")
+       ref="thm-ch05-unbalanced")
 def _unbalanced_drop():
     t, traj, th, sim = unbalanced_flow()
     bal = la.separate_drop_time(SPECTRUM, SPECTRUM.sum(), N_CTX, UNB_PAIRS[0][0], tau=UNB_TAU)
