@@ -7,3 +7,4 @@
 - :mod:`~theorylib.theory.linear_attention` (Chapter 5): in-context learning in linear attention.
 """
 from . import bias_free_relu, deep_linear, fusion, linear_attention, rich_lazy  # noqa: F401
+from . import optimal_constant  # noqa: F401  (Chapter 6: the optimal constant solution)
