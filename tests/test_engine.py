@@ -190,3 +190,71 @@ def test_hierarchical_data_is_whitened_and_deterministic():
     X2, Y2 = sim.hierarchical_data(4, 30, flip=0.1, seed=7)
     np.testing.assert_array_equal(Y, Y2)
     assert set(np.unique(Y)) <= {-1.0, 1.0}
+
+
+# ---------------------------------------------------------------- τ ≠ 1 and the step ↔ time map
+
+
+def _scalar_chain():
+    data = sim.Moments(np.eye(1), np.array([[2.0]]), 4.0)
+    net = sim.DeepLinear((1, 1, 1))
+    p = {"W1": np.array([[[0.1]]]), "W2": np.array([[[0.1]]])}
+    rec = lambda q: {"u": net.product(q)[:, 0, 0]}
+    return net, p, data, rec
+
+
+@pytest.mark.parametrize("tau", [0.5, 2.0, 3.0])
+def test_gd_with_tau_follows_the_flow_of_the_same_tau(tau):
+    """GD τΔθ = −η∂L at t = ηk approximates τθ̇ = −∂L: a factor ητ or a time ηk/τ would not."""
+    net, p, data, rec = _scalar_chain()
+    t = [0.0, 0.5, 1.0, 2.0]
+    gd = sim.train_gd(net, p, data, 1e-4, times=t, tau=tau, record=rec)
+    flow = sim.integrate_flow(net, p, data, t, tau=tau, record=rec)
+    np.testing.assert_allclose(gd.t, t)
+    np.testing.assert_allclose(gd.steps, np.array(t) / 1e-4)
+    err = np.abs(gd["u"] - flow["u"]).max()
+    # Euler error O(η/τ): measured 2.2e-4 (τ = 0.5), 5.6e-5 (τ = 2), 1.0e-5 (τ = 3)
+    assert err < 2e-3 / tau
+    # the flows of different τ are far apart at these times, so the test sees a wrong τ
+    other = sim.integrate_flow(net, p, data, t, tau=1.0 if tau != 1 else 2.0, record=rec)
+    assert np.abs(other["u"] - flow["u"]).max() > 100 * err
+
+
+def test_flow_time_scales_with_tau():
+    net, p, data, rec = _scalar_chain()
+    a = sim.integrate_flow(net, p, data, [0.0, 1.0, 3.0], tau=3.0, record=rec)
+    b = sim.integrate_flow(net, p, data, [0.0, 1 / 3, 1.0], tau=1.0, record=rec)
+    np.testing.assert_allclose(a["u"], b["u"], rtol=1e-8)
+
+
+@pytest.mark.parametrize("tau, rates", [(1.0, None), (2.5, None), (0.5, {"W1": 3.0, "W2": 0.5})])
+def test_recorded_step_k_is_k_hand_written_updates(tau, rates):
+    """Step k is recorded after exactly k updates θ ← θ − (η/τ)·rate·∂L/∂θ (no off-by-one)."""
+    rng = np.random.default_rng(3)
+    data = sim.moments_from_samples(rng.standard_normal((10, 2)), rng.standard_normal((10, 2)))
+    net = sim.DeepLinear((2, 3, 2))
+    p = sim.random_init(net.widths, 0.4, n_ensemble=2, seed=4)
+    lr, steps = 0.05, [0, 1, 2, 7]
+    tr = sim.train_gd(net, p, data, lr, steps=steps, tau=tau, rates=rates,
+                      record=lambda q: {n: q[n].copy() for n in q}, check_every=3)
+    q = {n: v.copy() for n, v in p.items()}
+    r = rates or {}
+    for k in range(max(steps) + 1):
+        if k in steps:
+            i = steps.index(k)
+            for n in q:
+                np.testing.assert_allclose(tr[n][i], q[n], rtol=1e-13, atol=1e-15)
+            np.testing.assert_allclose(tr.loss[i], net.loss(q, data), rtol=1e-12)
+            assert tr.t[i] == pytest.approx(lr * k)
+        g = net.grad(q, data)
+        q = {n: q[n] - lr / tau * r.get(n, 1.0) * g[n] for n in q}
+    for n in q:  # final parameters are those after the last recorded step
+        assert np.abs(tr.params[n] - tr[n][-1]).max() < 1e-14
+
+
+def test_divergence_message_mentions_tau():
+    data = sim.Moments(np.eye(1), np.array([[2.0]]), 4.0)
+    net = sim.DeepLinear((1, 1, 1))
+    p = {"W1": np.array([[[1.0]]]), "W2": np.array([[[1.0]]])}
+    with pytest.raises(sim.DivergenceError, match=r"τ = 0.5.*lr/τ = 4"):
+        sim.train_gd(net, p, data, 2.0, steps=[200], tau=0.5)

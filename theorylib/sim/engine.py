@@ -10,8 +10,10 @@ and optionally ``stability_bound(data) -> float``, an estimate of the largest st
 step size (``2 / λ_max`` of the loss Hessian at the global minimum), used only to
 word the error raised when GD diverges.
 
-Time convention (book-wide, DESIGN.md §3): gradient flow ``τ dθ/dt = -∂L/∂θ``; GD with
-step ``η`` maps step ``k`` to time ``t = η k / τ``. Layer-wise learning rates enter as
+Time convention: gradient flow ``τ dθ/dt = -∂L/∂θ``; GD with step ``η`` is its Euler
+discretisation with time step ``η``, ``τ(θ_{k+1} − θ_k) = −η ∂L/∂θ``, so step ``k`` is at time
+``t = η k`` (for the default ``τ = 1`` this is the book's ``t = ηk/τ``; for ``τ ≠ 1`` only
+``t = ηk`` makes GD follow the flow of the same τ). Layer-wise learning rates enter as
 per-parameter multipliers ``rates[name]``: ``τ dθ/dt = -rates[name] ∂L/∂θ``.
 
 Introduced in Chapter 1 (deep linear networks).
@@ -40,7 +42,8 @@ class Trajectory:
     Attributes
     ----------
     t : ndarray (T,)
-        Times ``η k / τ`` (GD) or the requested times (flow).
+        Times ``η k`` (GD, whose update is ``θ ← θ − (η/τ)·rate·∂L/∂θ``) or the requested
+        times (flow).
     steps : ndarray (T,) or None
         GD step indices (None for gradient flow).
     loss : ndarray (T, E)
@@ -101,7 +104,10 @@ def _rates(rates, params, n_ens):
 
 
 def steps_for_times(times, lr, tau=1.0):
-    """Step indices ``k = t τ / η`` for requested times; they must fall on whole steps.
+    """Step indices ``k = t / η`` for requested times; they must fall on whole steps.
+
+    One GD step ``τ(θ_{k+1} − θ_k) = −η ∂L/∂θ`` advances the flow ``τθ̇ = −∂L/∂θ`` by time ``η``
+    whatever τ is (``tau`` is validated and kept for the signature).
 
     Raises
     ------
@@ -114,14 +120,14 @@ def steps_for_times(times, lr, tau=1.0):
     times = np.atleast_1d(_v.times("times", times, allow_empty=True))
     if np.any(times < 0):
         raise ValueError("recording times must be non-negative")
-    k = times * tau / lr
+    k = times / lr
     kr = np.rint(k)
     if np.any(np.abs(k - kr) > 1e-6 * np.maximum(1.0, k)):
-        raise ValueError(f"times must be multiples of lr/tau = {lr / tau:g} to be recorded by GD")
+        raise ValueError(f"times must be multiples of lr = {lr:g} to be recorded by GD")
     return kr.astype(np.int64)
 
 
-def _divergence_message(model, data, lr, step, loss):
+def _divergence_message(model, data, lr, step, loss, tau=1.0):
     bound = None
     if hasattr(model, "stability_bound"):
         try:
@@ -129,8 +135,12 @@ def _divergence_message(model, data, lr, step, loss):
         except Exception:  # the bound only words the message; never mask the divergence
             bound = None
     msg = f"gradient descent diverged at step {step} (loss = {loss:.3g}) with step size lr = {np.max(lr):g}"
+    if tau != 1:
+        msg += f" (τ = {tau:g}: each step moves θ by (lr/τ)·∂L/∂θ, lr/τ = {np.max(lr) / tau:g})"
     if bound is not None and np.isfinite(bound):
         msg += f"; the stability bound 2/λ_max(Hessian) at the global minimum is ≈ {bound:.3g}"
+        if tau != 1:
+            msg += " (for lr/τ)"
     return msg + ". Reduce lr (and keep lr·λ_max ≲ 0.01 for tight theory overlays)."
 
 
@@ -148,7 +158,10 @@ def train_gd(
     check_every: int = 50,
     blowup: float = 1e6,
 ) -> Trajectory:
-    """Train an ensemble with full-batch gradient descent ``θ ← θ - η·rate·∂L/∂θ``.
+    """Train an ensemble with full-batch gradient descent ``θ ← θ − (η/τ)·rate·∂L/∂θ``.
+
+    This is the Euler step of ``τθ̇ = −rate·∂L/∂θ`` with time step η: step ``k`` is recorded at
+    ``t = ηk``, where it approximates :func:`integrate_flow` with the same τ to ``O(η/τ)``.
 
     Parameters
     ----------
@@ -161,7 +174,7 @@ def train_gd(
     lr : float or ndarray (E,)
         Step size η (per ensemble member if an array).
     times : array_like, optional
-        Times ``t = η k / τ`` at which to record (needs a scalar ``lr``).
+        Times ``t = η k`` at which to record (needs a scalar ``lr``).
     steps : array_like of int, optional
         Step indices at which to record (alternative to ``times``).
     tau : float
@@ -241,7 +254,7 @@ def train_gd(
     def check(step, cur_loss):
         bad = ~np.isfinite(cur_loss) | (cur_loss > scale)
         if np.any(bad):
-            raise DivergenceError(_divergence_message(model, data, lr_arr, step, float(np.max(np.where(np.isfinite(cur_loss), cur_loss, np.inf)))))
+            raise DivergenceError(_divergence_message(model, data, lr_arr, step, float(np.max(np.where(np.isfinite(cur_loss), cur_loss, np.inf))), tau))
 
     k = 0
     i = 0
@@ -263,7 +276,7 @@ def train_gd(
                 while i < n_rec and rec_steps[i] == k:
                     store(i, cur)
                     i += 1
-    t = rec_steps * (float(lr_arr) / tau if lr_scalar else np.nan)
+    t = rec_steps * (float(lr_arr) if lr_scalar else np.nan)
     return Trajectory(t=t, steps=rec_steps, loss=losses, records=recs, params=params)
 
 
