@@ -45,14 +45,15 @@ def chapter_number(path: Path) -> int:
 # ---------------------------------------------------------------------------------------------
 # MyST directives: ":::{name} argument" or "```{name} argument", then ":key: value" options.
 DIRECTIVE = re.compile(
-    r"^(?P<fence>:{3,}|`{3,})\{(?P<name>exercise|solution)\}[ \t]*(?P<arg>[^\n]*)\n"
+    r"^(?P<fence>:{3,}|`{3,})\{(?P<name>exercise|solution(?:-start)?)\}[ \t]*(?P<arg>[^\n]*)\n"
     r"(?P<opts>(?:[ \t]*:[\w-]+:[^\n]*\n)*)", re.M)
 
 
 def directives(text: str, name: str) -> list[dict]:
     found = []
     for m in DIRECTIVE.finditer(text):
-        if m.group("name") != name:
+        # the gated form ```{solution-start} ... ```{solution-end} (its code runs) counts as a solution
+        if m.group("name").removesuffix("-start") != name:
             continue
         opts = dict(re.findall(r"^[ \t]*:([\w-]+):[ \t]*(.*?)[ \t]*$", m.group("opts"), re.M))
         found.append({"arg": m.group("arg").strip(), **opts})

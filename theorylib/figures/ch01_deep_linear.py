@@ -10,7 +10,7 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 
-from theorylib.plotting import FULL_WIDTH, HALF_WIDTH, SIM, THEORY, overlay, use_style
+from theorylib.plotting import FULL_WIDTH, HALF_WIDTH, SIM, THEORY, use_style
 
 __all__ = ["modes", "phase_portrait", "deep_chains", "hierarchical", "lazy_vs_rich"]
 
@@ -29,7 +29,9 @@ def modes(gd: dict, order: dict, s_values):
     use_style()
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(FULL_WIDTH, 3.1), width_ratios=(1.25, 1))
     for k, s_k in enumerate(s_values):
-        c = overlay(ax, gd["t"], gd["theory"][:, k], gd["sim"][:, k])
+        c = f"C{k}"
+        ax.plot(gd["t"], gd["sim"][:, k], color=c, **SIM)
+        ax.plot(gd["t"], gd["theory"][:, k], color=c, **THEORY)
         ax.annotate(f"$s_{k + 1} = {s_k:g}$", (gd["t"][-1], s_k), xytext=(4, 0),
                     textcoords="offset points", va="center", color=c, fontsize=9.5)
     ax.set(xlabel=TIME_LABEL, ylabel=r"mode strength $u_\alpha(t)$", xlim=(0, gd["t"][-1] * 1.17))
