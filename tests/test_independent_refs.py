@@ -13,6 +13,7 @@ from theorylib.sim import attention as sa
 from theorylib.sim import fusion as sf
 from theorylib.theory import deep_linear as dl
 from theorylib.theory import fusion as fu
+from theorylib.theory import linear_attention as la
 
 
 def _time_to_reach(rhs, y0, target, t_max):
@@ -242,3 +243,32 @@ def test_fusion_masks_against_block_diagonal_construction(d_a, d_b, depth, hidde
     g = net.grad(p, data)
     for name in net.names:
         assert np.all(g[name][net.masks[name] == 0] == 0)
+
+
+# ---------------------------------------------------------------- linear attention: indexing and the head ODE
+
+
+@pytest.mark.parametrize("subset", [[0], [1], [2], [0, 2], [1, 2], [0, 1, 2], []])
+def test_fixed_point_loss_indexing_against_the_population_loss(subset):
+    """fixed_point_loss indexes the eigenvalues in descending order: the loss of the matrix
+    fixed_point(Λ, N, S) under population_loss (a different formula, on an unsorted, rotated Λ)."""
+    O = np.linalg.qr(np.random.default_rng(2).standard_normal((3, 3)))[0]
+    ev = np.array([0.7, 2.0, 1.3])  # deliberately not sorted
+    Lam = O @ np.diag(ev) @ O.T
+    N = 9
+    M = la.fixed_point(Lam, N, subset)
+    assert la.fixed_point_loss(ev, N, subset) == pytest.approx(float(la.population_loss(M, Lam, N)), rel=1e-12)
+    assert la.fixed_point_losses(ev, N)[len(subset)] <= la.fixed_point_loss(ev, N, subset) + 1e-12
+
+
+@pytest.mark.parametrize("lam, tr, N", [(1.0, 3.0, 10), (2.5, 4.0, 3)])
+def test_head_ode_rhs_and_head_time_against_a_numeric_flow(lam, tr, N):
+    """τv̇ = head_ode_rhs(v): integrated by solve_ivp, the time to reach v equals head_time (which
+    uses the antiderivative F) and head_strength inverts it."""
+    tau, v0 = 1.7, 0.05
+    vs = float(la.head_fixed_point(lam, tr, N))
+    target = 0.8 * vs
+    t_num = _time_to_reach(lambda v: float(la.head_ode_rhs(v, lam, tr, N)) / tau, v0, target, 1e5)
+    assert la.head_time(target, v0, lam, tr, N, tau) == pytest.approx(t_num, rel=1e-8)
+    assert float(la.head_strength(t_num, v0, lam, tr, N, tau)) == pytest.approx(target, rel=1e-9)
+    assert abs(float(la.head_ode_rhs(vs, lam, tr, N))) < 1e-12  # v* is the fixed point
