@@ -220,3 +220,97 @@ def test_covariance_with_spectrum():
 def test_bad_input_raises(call):
     with pytest.raises(ValueError):
         call()
+
+
+# --------------------------------------------------------------------------- the full model, the code init
+def _full_params(D, H, scale, seed):
+    rng = np.random.default_rng(seed)
+    return {"b": scale * rng.standard_normal((1, H, D + 1)), "A": scale * rng.standard_normal((1, H, D + 1, D))}
+
+
+def test_full_merged_equals_attention_forward_and_sample_mse():
+    D, N, H = 3, 6, 2
+    seq = at.sample_sequences(cov(D, 2), N, 40, seed=3)
+    model = at.FullMergedAttention(D, H)
+    p = _full_params(D, H, 0.7, 1)  # every block nonzero, dormant ones included
+    full = at.attention_forward(at.token_matrix(seq), *model.embed(p))[:, -1, -1]
+    assert np.allclose(full, model.predict(p, seq), atol=1e-12)
+    data = at.full_moments_from_sequences([seq])
+    assert np.isclose(model.loss(p, data)[0], np.mean((seq.yq - full) ** 2), rtol=1e-12)
+
+
+def test_full_merged_with_frozen_dormant_blocks_is_the_reduced_model():
+    D, N, H = 3, 5, 3
+    seq = at.sample_sequences(cov(D, 4), N, 60, seed=5)
+    reduced = at.MergedAttention(D, H)
+    p = at.merged_random_init(D, H, 0.6, 1, seed=6)
+    frozen = at.FullMergedAttention(D, H, train_dormant=False)
+    pf = at.full_from_merged(p)
+    data, md = at.full_moments_from_sequences([seq]), at.moments_from_sequences(seq)
+    assert np.allclose(frozen.loss(pf, data), reduced.loss(p, md), rtol=1e-12)
+    gf, gr = frozen.grad(pf, data), reduced.grad(p, md)
+    assert np.allclose(gf["b"][:, :, D], gr["v"], atol=1e-12) and np.allclose(gf["A"][:, :, :D], gr["U"], atol=1e-12)
+    assert np.all(gf["b"][:, :, :D] == 0) and np.all(gf["A"][:, :, D] == 0)
+    # the trained full model moves the dormant blocks: their gradient on a sample is not zero
+    g = at.FullMergedAttention(D, H).grad(pf, data)
+    assert np.abs(g["b"][:, :, :D]).max() > 1e-3
+
+
+def test_full_merged_gradient_matches_finite_differences():
+    D, N, H = 2, 4, 2
+    seq = at.sample_sequences(cov(D, 1), N, 30, seed=2)
+    model = at.FullMergedAttention(D, H)
+    data = at.full_moments_from_sequences([seq])
+    p = _full_params(D, H, 0.5, 3)
+    g = model.grad(p, data)
+    for name in ("b", "A"):
+        flat = p[name].reshape(-1)
+        for j in range(flat.size):
+            hi, lo = {k: v.copy() for k, v in p.items()}, {k: v.copy() for k, v in p.items()}
+            hi[name].reshape(-1)[j] += 1e-6
+            lo[name].reshape(-1)[j] -= 1e-6
+            fd = (model.loss(hi, data) - model.loss(lo, data))[0] / 2e-6
+            assert np.isclose(fd, g[name].reshape(-1)[j], rtol=1e-5, atol=1e-7)
+
+
+def test_dormant_gradient_shrinks_like_one_over_root_P():
+    """At the reduced model's start the dormant blocks' sample gradient is sampling noise, ~P^{-1/2}."""
+    D, H, N = 3, 2, 8
+    p = at.full_from_merged(at.merged_random_init(D, H, 0.5, 1, seed=1))
+    model = at.FullMergedAttention(D, H)
+    sizes = []
+    for P in (500, 8000):
+        data = at.full_moments_from_sequences([at.sample_sequences(np.eye(D), N, P, seed=s) for s in range(6)])
+        E = data.C.shape[0]
+        g = model.grad({k: np.repeat(v, E, 0) for k, v in p.items()}, data)
+        sizes.append(np.sqrt(np.mean(g["b"][:, :, :D] ** 2) + np.mean(g["A"][:, :, D] ** 2)))
+    assert 2.0 < sizes[0] / sizes[1] < 8.0  # √16 = 4
+
+
+def test_code_init_scales_and_convention():
+    D, H, R, init, N = 4, 5, 1, 0.01, 31
+    p = at.separate_code_init(D, H, R, init, N=N, n_ensemble=4000, seed=0)
+    s = N ** (1 / 3)
+    assert np.isclose(p["k"].std(), s * init / np.sqrt(R * (D + 1)), rtol=0.02)
+    assert np.isclose(p["q"].std(), s * init / np.sqrt(R * (D + 1)), rtol=0.02)
+    assert np.isclose(p["v"].std(), s * init, rtol=0.03)
+    # the same draw without conversion, run as the code runs it (no 1/N), gives the same prediction
+    p_code = at.separate_code_init(D, H, R, init, n_ensemble=2, seed=1)
+    p_here = at.separate_code_init(D, H, R, init, N=N, n_ensemble=2, seed=1)
+    seq = at.sample_sequences(cov(D), N, 30, seed=0)
+    model = at.SeparateAttention(D, H, R)
+    assert np.allclose(N * model.predict(p_code, seq), model.predict(p_here, seq), rtol=1e-12)
+    with pytest.raises(ValueError):
+        at.separate_code_init(D, H, R, -1.0)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: at.FullMergedAttention(2.5, 2),
+    lambda: at.full_moments_from_sequences([]),
+    lambda: at.FullMergedAttention(2, 2).loss({"b": np.zeros((1, 2, 3)), "A": np.zeros((1, 2, 3, 2))},
+                                              at.population_moments(np.eye(2), 3)),
+    lambda: at.FullMergedAttention(2, 2).loss({"b": np.zeros((1, 2, 2)), "A": np.zeros((1, 2, 3, 2))}, None),
+])
+def test_full_model_bad_input_raises(call):
+    with pytest.raises(ValueError):
+        call()

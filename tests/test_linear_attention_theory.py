@@ -185,3 +185,51 @@ def test_escape_time():
 def test_bad_input_raises(call):
     with pytest.raises(ValueError):
         call()
+
+
+def test_fixed_point_loss_indexes_the_sorted_spectrum():
+    """fixed_point_loss(S) indexes eigenvalues in decreasing order whatever the input order, and equals
+    the population loss at fixed_point(Λ, N, S) for every subset (a different computation: traces of
+    Γ⁻¹-weighted projectors instead of the sum over S)."""
+    from itertools import combinations
+
+    lam = np.array([0.1, 0.4, 0.2, 0.3])  # unsorted on purpose
+    rng = np.random.default_rng(3)
+    O = np.linalg.qr(rng.standard_normal((4, 4)))[0]
+    Lam = (O * lam) @ O.T
+    N = 9
+    for m in range(5):
+        for S in combinations(range(4), m):
+            L_S = la.fixed_point_loss(lam, N, S)
+            assert np.isclose(L_S, la.population_loss(la.fixed_point(Lam, N, S), Lam, N), rtol=1e-12)
+    srt = np.sort(lam)[::-1]
+    c = 1 + (1 + srt.sum() / srt) / N
+    assert np.isclose(la.fixed_point_loss(lam, N, [0]), srt.sum() - srt[0] / c[0])  # S = {λ_max}
+    assert np.isclose(la.fixed_point_loss(lam, N, [3]), srt.sum() - srt[3] / c[3])  # S = {λ_min}
+    assert np.allclose([la.fixed_point_loss(lam, N, range(m)) for m in range(5)], la.fixed_point_losses(lam, N))
+
+
+def test_head_ode_rhs_is_the_flow_of_an_aligned_head():
+    """head_ode_rhs against the simulator: −½∂L/∂v of one head k = q = v e_d on population moments."""
+    from theorylib.sim import attention as at
+
+    lam = np.array([0.4, 0.3, 0.2, 0.1])
+    Lam, O = at.covariance_with_spectrum(lam, seed=2)
+    N = 31
+    pm = at.population_moments(Lam, N)
+    model = at.SeparateAttention(4, 1)
+    for d in range(4):
+        for v in (0.05, 0.4, 1.1):
+            p = at.separate_aligned_init(np.roll(O, -d, axis=1), [v])  # head on e_d
+            flow_v = -0.5 * model.grad(p, pm)["v"][0, 0]
+            assert np.isclose(flow_v, la.head_ode_rhs(v, lam[d], lam.sum(), N), rtol=1e-10)
+
+
+def test_head_strength_with_tau():
+    """τ ≠ 1: the implicit solution at τ = 3 is the τ = 1 solution at t/3, and separate_drop_time scales with τ."""
+    t = np.linspace(0, 900, 7)
+    a = la.head_strength(t, 0.05, 0.3, 1.0, 31, tau=3.0)
+    b = la.head_strength(t / 3.0, 0.05, 0.3, 1.0, 31)
+    assert np.allclose(a, b, rtol=1e-12)
+    assert np.isclose(la.separate_drop_time(0.3, 1.0, 31, 0.05, tau=3.0),
+                      3.0 * la.separate_drop_time(0.3, 1.0, 31, 0.05), rtol=1e-12)
