@@ -261,13 +261,14 @@ def _rec(net, U, V):
 
 
 @lru_cache(maxsize=None)
-def decoupled_run(lr: float, dt: float = 0.05, shared: bool = False):
-    """GD from the balanced decoupled init u₀ = 1e-3; mode strengths every dt up to T_END."""
+def decoupled_run(lr: float, dt: float = 0.05, shared: bool = False, tau: float = 1.0,
+                  t_end: float = T_END):
+    """GD (step k at t = ηk) from the balanced decoupled init u₀ = 1e-3; strengths every dt."""
     data, U, V = shared_basis_setup() if shared else validation_setup()
     net = _net()
     p0 = sim.decoupled_init(U, V, net.widths, U0, seed=1)
-    t = np.round(np.arange(0.0, T_END + 1e-9, dt), 10)
-    tr = sim.train_gd(net, p0, data, lr, times=t, record=_rec(net, U, V))
+    t = np.round(np.arange(0.0, t_end + 1e-9, dt), 10)
+    tr = sim.train_gd(net, p0, data, lr, times=t, tau=tau, record=_rec(net, U, V))
     return t, tr["u"][:, 0, :]
 
 
@@ -343,15 +344,18 @@ def _shared_flow():
 
 
 @claim("ch01-shared-basis-gd", CH, "numeric",
-       "GD (η = 10⁻³, τ = 1) on the non-whitened task equals u(t) + (η/λ) e₁(t; s, λu₀) within O(η²).",
+       "GD with τ = 2 and η = 2·10⁻³ on the non-whitened task equals u(t) + (η/τλ) e₁(t/τ; s, λu₀) "
+       "within O(η²), up to t = 16.",
        tol=5e-5, ref="cor-ch01-shared-basis",
-       tol_reason="GD on the mode is the whitened map for λu, so the remainder is O(η²) as for "
-                  "whitened data: measured 1.0e-5; 5e-5 = 50 η²")
+       tol_reason="in units of t/τ GD on the mode is the whitened map for λu with step η/τ = 1e-3, "
+                  "so the remainder is O((η/τ)²) as for whitened data: measured 1.0e-5; 5e-5 = 50 (η/τ)²")
 def _shared_gd():
-    t, u = decoupled_run(1e-3, shared=True)
+    lr, tau = 2e-3, TAU_FLOW
+    t, u = decoupled_run(lr, dt=0.1, shared=True, tau=tau, t_end=16.0)
     lam = LAMBDAS[: len(S_VALUES)]
-    th = dl.mode_strength(t[:, None], S_VALUES / lam, U0, 1 / lam)
-    pred = th + 1e-3 / lam * dl.gd_first_order_error(t[:, None], S_VALUES, lam * U0)
+    th = dl.mode_strength(t[:, None], S_VALUES / lam, U0, tau / lam)
+    e1 = dl.gd_first_order_error(t[:, None] / tau, S_VALUES, lam * U0)
+    pred = th + lr / (tau * lam) * e1
     return float(np.max(np.abs(u - pred))), {"t": t, "sim": u, "theory": th,
                                             "plain_error": float(np.max(np.abs(u - th)))}
 

@@ -140,6 +140,9 @@ def gd_first_order_error(t, s, u0):
     the solution of ``ė₁ = (2s − 4u) e₁ − u(s − 3u)(s − u)``, ``e₁(0) = 0`` (the linearisation
     of Euler's modified equation ``u̇ = 2u(s − u) − η u(s − 3u)(s − u)``).
 
+    For a time constant τ (GD ``τ(a_{k+1} − a_k) = η a_k(s − a_k²)``, step k at ``t = ηk``) the
+    error is ``(η/τ) e₁(t/τ)``: in units of ``t/τ`` the map is the τ = 1 map with step ``η/τ``.
+
     Parameters
     ----------
     t : array_like
