@@ -3,8 +3,8 @@
 #
 #   bash tools/preview.sh 01            # or 1, or 01_deep_linear
 #
-# 1. copies the book's configuration (_config.yml, _ext, _static, intro.md, references.bib) and
-#    chapters/NN_*.ipynb into /tmp/preview_NN/book, with a table of contents of intro + that
+# 1. copies the checkout (configuration, _ext, _static, intro.md, references.bib, ... but not the
+#    other notebooks, .git, venvs or builds) and chapters/NN_*.ipynb into /tmp/preview_NN/book, with a table of contents of intro + that
 #    chapter + the bibliography. The other chapters become title-only stub pages, so the chapter
 #    keeps its number (equation (5.3) stays (5.3)) and {doc} links to them still resolve; labels
 #    inside them do not (those warnings are expected and allowed here);
@@ -46,9 +46,13 @@ fi
 start=$(date +%s)
 rm -rf "$OUT/book" "$OUT/_build" "$OUT/shots"
 mkdir -p "$OUT/book/chapters" "$OUT/shots"
-cp _config.yml intro.md references.bib "$OUT/book/"
-cp -r _ext "$OUT/book/_ext"
-[ -d _static ] && cp -r _static "$OUT/book/_static"
+# the whole checkout (small: configuration, extensions and the files they read, e.g.
+# CITATION.cff) without the build, the venvs, node_modules and the other chapters' notebooks
+tar -c --exclude=./.git --exclude='./.venv*' --exclude=./_build --exclude=./node_modules \
+    --exclude=./.hypothesis --exclude='*/.pytest_cache' --exclude='*/__pycache__' \
+    --exclude='./chapters/*' --exclude='./benchmarks' --exclude='./_toc.yml' . \
+  | tar -x -C "$OUT/book"
+mkdir -p "$OUT/book/chapters"
 cp "$nb" "$OUT/book/$nb"
 cp chapters/bibliography.md "$OUT/book/chapters/"
 
@@ -97,7 +101,7 @@ if [ ! -f "$OUT/_build/html/$page" ] || [ $status -ne 0 ]; then
 fi
 # warnings of this chapter's page (cross-references into other chapters are expected to break)
 sed 's/\x1b\[[0-9;]*m//g' "$OUT/build.log" | grep -E "WARNING|ERROR" | grep -v -E \
-  "IPKernelApp|undefined label|unknown document|failed to create a cross-reference|more than one target|doesn't have a title|intro.md" \
+  "IPKernelApp|py:[a-z]* reference target not found|undefined label|unknown document|failed to create a cross-reference|more than one target|doesn't have a title|intro.md" \
   | sort -u >"$OUT/warnings.txt" || true
 echo "built in $(( $(date +%s) - start )) s; $(wc -l <"$OUT/warnings.txt") warnings other than"\
      "cross-chapter references (all: $OUT/build.log):"

@@ -66,12 +66,15 @@ LAYOUT_PROBE = r"""
   const displays = [];
   for (const c of document.querySelectorAll('mjx-container[display="true"]')) {
     if (!c.getClientRects().length) continue;            // inside a closed dropdown
-    let left = Infinity, right = -Infinity;
+    let left = Infinity, right = -Infinity, top = Infinity, bottom = -Infinity;
     for (const g of c.querySelectorAll('mjx-c')) {
-      if (g.closest('mjx-labels')) continue;
+      // the number's column, and the repeated extender pieces of stretchy delimiters (each
+      // a tall glyph clipped by its mjx-ext box) are not ink of the equation
+      if (g.closest('mjx-labels') || g.closest('mjx-ext')) continue;
       for (const r of g.getClientRects()) {
         if (r.width === 0) continue;
         left = Math.min(left, r.left); right = Math.max(right, r.right);
+        top = Math.min(top, r.top); bottom = Math.max(bottom, r.bottom);
       }
     }
     if (!isFinite(left)) continue;
@@ -101,6 +104,11 @@ LAYOUT_PROBE = r"""
     } else {
       clipped = left < visL - 1 || right > visR + 1;
     }
+    // a scroll box clips at its padding edge: glyph boxes flush with it lose the ink that
+    // reaches past them (the top bar of a superscript transpose looked like a broken bar)
+    const headroom = (scrollsX(c) || clipsX(c))
+      ? Math.min(top - box.top - c.clientTop, box.top + c.clientTop + c.clientHeight - bottom)
+      : 99;
     const tex = (texOf.get(c) || (mathDiv ? mathDiv.textContent : c.textContent) || '')
                   .replace(/\s+/g, ' ').trim();
     const prf = c.closest('.proof, .theorem, .lemma, .proposition, .corollary, .definition, '
@@ -114,6 +122,7 @@ LAYOUT_PROBE = r"""
       column: Math.round(column.width),
       inBox: prf ? (prf.className.split(' ')[0] || 'box') : '',
       clipped: clipped,
+      headroom: Math.round(headroom * 10) / 10,
       scrollable: !!scrollable,
       top: Math.round(box.top + window.scrollY),
     });
@@ -164,6 +173,11 @@ def clipped(info: dict) -> list[dict]:
     return [d for d in info["displays"] if d["clipped"]]
 
 
+def cut_vertically(info: dict) -> list[dict]:
+    """Displays whose glyphs touch the top or bottom of their scroll box (ink gets cut)."""
+    return [d for d in info["displays"] if d.get("headroom", 99) < 1]
+
+
 def image_problems(info: dict) -> list[str]:
     out = []
     for img in info["images"]:
@@ -196,6 +210,10 @@ def page_problems(wide: dict, narrow: dict | None = None) -> list[str]:
         for d in clipped(info):
             problems.append(f"display clipped at {info['viewport']} px (ink {d['ink']} px in a "
                             f"{d['box']} px box, not scrollable): {display_name(d)}")
+        for d in cut_vertically(info):
+            problems.append(f"display glyphs touch the edge of their scroll box at "
+                            f"{info['viewport']} px ({d['headroom']} px room; ink is cut off): "
+                            f"{display_name(d)}")
         if info["pageWidth"] > info["viewport"] + 1:
             problems.append(f"the page scrolls sideways at {info['viewport']} px "
                             f"({info['pageWidth']} px wide)")

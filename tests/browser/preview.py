@@ -19,9 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import axe  # noqa: E402
 from chromium_cdp import Chromium  # noqa: E402
 from layout import (LAYOUT_PROBE, MAX_CODE_LINES, MAX_LINE_CHARS, clipped,  # noqa: E402
-                    code_summary, display_name, image_problems, too_wide)
+                    code_summary, cut_vertically, display_name, image_problems,
+                    too_wide)
 
 WIDTHS = (1280, 400)
 
@@ -49,12 +51,15 @@ def save_shots(pngs: list[bytes], shots: Path, stem: str, width: int) -> list[Pa
     return paths
 
 
-def measure(browser: Chromium, url: str, width: int) -> tuple[dict, list[bytes]]:
+def measure(browser: Chromium, url: str, width: int,
+            axe_js: str | None = None) -> tuple[dict, list[bytes]]:
     page = browser.new_page(width=width)
     try:
         page.navigate(url)
         info = page.evaluate(LAYOUT_PROBE)
         pngs = page.screenshots()
+        if axe_js:
+            info["axe"] = axe.run_axe(page, axe_js)
     finally:
         page.close()
     return info, pngs
@@ -75,6 +80,10 @@ def report(page_path: str, infos: dict[int, dict], shot_paths: list[Path]) -> st
         out.append(f"-- clipped at {w} px (wider than its box, not scrollable): {len(cl)}")
         out += [f"   ink {d['ink']:4d} px in a {d['box']} px box  {display_name(d)}"
                 + (f"  (in {d['inBox']})" if d['inBox'] else "") for d in cl]
+        cut = cut_vertically(infos[w])
+        if cut:
+            out.append(f"-- glyphs touching the edge of their scroll box at {w} px (cut): {len(cut)}")
+            out += [f"   {d['headroom']} px room  {display_name(d)}" for d in cut]
         if infos[w]["pageWidth"] > infos[w]["viewport"] + 1:
             out.append(f"   the whole page scrolls sideways at {w} px "
                        f"({infos[w]['pageWidth']} px wide)")
@@ -89,6 +98,13 @@ def report(page_path: str, infos: dict[int, dict], shot_paths: list[Path]) -> st
                f"(at most {MAX_CODE_LINES}){flag}; lines over {MAX_LINE_CHARS} chars: "
                f"{len(long_lines)}")
     out += [f"   {len(line)} chars: {line.strip()[:80]}" for line in long_lines]
+    if "axe" in wide:
+        bad = axe.serious(wide["axe"])
+        out.append(f"-- axe-core: {len(bad)} serious/critical violations "
+                   f"({len(wide['axe']) - len(bad)} minor/moderate, not checked)")
+        out += [f"   {axe.describe(v)}" for v in bad]
+    else:
+        out.append("-- axe-core: not installed (run `npm ci`), not checked")
     out.append("-- screenshots:")
     out += [f"   {p}" for p in shot_paths]
     return "\n".join(out)
@@ -101,6 +117,7 @@ def main(argv=None) -> int:
     ap.add_argument("--shots", type=Path, required=True)
     args = ap.parse_args(argv)
     args.shots.mkdir(parents=True, exist_ok=True)
+    axe_js = axe.axe_source()
     server, origin = serve(args.html_dir)
     try:
         with Chromium() as browser:
@@ -108,7 +125,8 @@ def main(argv=None) -> int:
                 stem = page_path[:-len(".html")].replace("/", "__")
                 infos, paths = {}, []
                 for w in WIDTHS:
-                    infos[w], pngs = measure(browser, f"{origin}/{page_path}", w)
+                    infos[w], pngs = measure(browser, f"{origin}/{page_path}", w,
+                                             axe_js if w == WIDTHS[0] else None)
                     paths += save_shots(pngs, args.shots, stem, w)
                 print(report(page_path, infos, paths))
     finally:

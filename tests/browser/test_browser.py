@@ -7,8 +7,20 @@ For each page of ``_build/html`` (served on 127.0.0.1) it checks that
   holds a MathJax container, no MathJax error box, and no raw TeX is left in the visible text;
 - every image decodes (``naturalWidth > 0``);
 - the console shows no error and no uncaught exception.
-A full-page screenshot of each page is saved under ``_build/screenshots/`` for review
-(``chapters__01_deep_linear.png``; a tall page continues in ``....part2.png`` and so on).
+Full-page screenshots of each page at 1280 and 400 CSS px are saved under
+``_build/screenshots/`` for review (``chapters__01_deep_linear.1280.png`` and ``....400.png``; a
+tall page continues in ``....1280.part2.png`` and so on).
+
+The reader standard of the layout (``layout.py``), on every page:
+- no display equation wider than the text column at 1280 px, none clipped at 1280 or 400 px
+  (wider than its box and not in a horizontally scrollable box), no glyph cut by its box, and
+  the page itself never scrolls sideways;
+- every image in the article has alt text, and a raster image has at least 2x the pixels it is
+  shown with (SVG is always sharp);
+- at most 150 visible code lines (outside ``<details>``; removed cells are not in the page) and
+  none over 88 characters;
+- no serious or critical axe-core violation (``axe.py``; axe-core is pinned in package.json and
+  installed by ``npm ci``; without it the test skips, except in CI, where it fails).
 
 Also: the network block itself is tested (a remote script must fail to load and be reported),
 the chapters opened straight from disk (``file://``, a copy on a USB stick) typeset their maths,
@@ -20,8 +32,12 @@ import re
 
 import pytest
 
+import axe
+import layout
 from chromium_cdp import Chromium, find_chromium
 from pages import book_html, built_pages, chapter_pages, in_ci
+
+WIDTHS = (1280, 400)
 
 PAGES = built_pages(book_html()) or ["<no built book>"]
 
@@ -130,23 +146,58 @@ def _problems_from_events(events, origin):
     return problems
 
 
+@pytest.fixture(scope="session")
+def axe_source():
+    source = axe.axe_source()
+    if source is None:
+        message = (f"axe-core not installed ({axe.AXE_JS} missing): run `npm ci` in the "
+                   "repository (package.json pins it)")
+        if in_ci():
+            pytest.fail(message + "; in CI, .ci/run installs it")
+        pytest.skip(message)
+    return source
+
+
+def _save_screenshots(pngs, screenshot_dir, stem: str, width: int) -> None:
+    for old in screenshot_dir.glob(f"{stem}.{width}.part*.png"):
+        old.unlink()
+    for i, png in enumerate(pngs):  # a tall page: NAME.1280.png, NAME.1280.part2.png, ...
+        name = f"{stem}.{width}.png" if i == 0 else f"{stem}.{width}.part{i + 1}.png"
+        (screenshot_dir / name).write_bytes(png)
+
+
+_MEASURED: dict[str, dict] = {}
+
+
+def _measure(page_path, browser, book_server, screenshot_dir) -> dict:
+    """Load the page at both widths once per session: what the page tests below look at."""
+    if page_path in _MEASURED:
+        return _MEASURED[page_path]
+    stem = page_path[:-len(".html")].replace("/", "__")
+    result = {"layout": {}}
+    for width in WIDTHS:
+        page = browser.new_page(width=width)
+        try:
+            page.navigate(f"{book_server}/{page_path}")
+            if width == WIDTHS[0]:
+                result["info"] = page.evaluate(PROBE)
+            result["layout"][width] = page.evaluate(layout.LAYOUT_PROBE)
+            pngs = page.screenshots()
+            if width == WIDTHS[0]:
+                result["events"] = _problems_from_events(page.events(), book_server)
+        finally:
+            page.close()
+        _save_screenshots(pngs, screenshot_dir, stem, width)
+    _MEASURED[page_path] = result
+    return result
+
+
 @pytest.mark.parametrize("page_path", PAGES)
 def test_page_in_browser(page_path, browser, html_dir, book_server, screenshot_dir):
     if page_path == "<no built book>":
         pytest.fail(f"no built pages in {html_dir}: run `bash tools/book.sh` first")
-    page = browser.new_page()
-    try:
-        page.navigate(f"{book_server}/{page_path}")
-        info = page.evaluate(PROBE)
-        pngs = page.screenshots()
-        problems = _problems_from_events(page.events(), book_server)
-    finally:
-        page.close()
-    stem = page_path[:-len(".html")].replace("/", "__")
-    for old in screenshot_dir.glob(f"{stem}.part*.png"):
-        old.unlink()
-    for i, png in enumerate(pngs):  # a tall page: NAME.png, NAME.part2.png, ...
-        (screenshot_dir / (f"{stem}.png" if i == 0 else f"{stem}.part{i + 1}.png")).write_bytes(png)
+    measured = _measure(page_path, browser, book_server, screenshot_dir)
+    info, problems = measured["info"], list(measured["events"])
 
     if page_path in chapter_pages(html_dir) and not info["containers"]:
         problems.append("a chapter page with no typeset maths (no MathJax container)")
@@ -177,13 +228,45 @@ def test_page_in_browser(page_path, browser, html_dir, book_server, screenshot_d
     assert not problems, f"{page_path}:\n  " + "\n  ".join(problems)
 
 
+@pytest.mark.parametrize("page_path", PAGES)
+def test_page_layout(page_path, browser, html_dir, book_server, screenshot_dir):
+    """Maths fits (or scrolls in its own box), images have alt text and density, the code a
+    reader sees is short: the Edition 1 reader standard, measured at 1280 and 400 px."""
+    if page_path == "<no built book>":
+        pytest.fail(f"no built pages in {html_dir}: run `bash tools/book.sh` first")
+    measured = _measure(page_path, browser, book_server, screenshot_dir)
+    problems = layout.page_problems(measured["layout"][1280], measured["layout"][400])
+    assert not problems, f"{page_path}:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.parametrize("page_path", PAGES)
+def test_page_accessibility(page_path, browser, html_dir, book_server, axe_source):
+    """No serious or critical axe-core violation (WCAG 2 A/AA and best-practice rules)."""
+    if page_path == "<no built book>":
+        pytest.fail(f"no built pages in {html_dir}: run `bash tools/book.sh` first")
+    page = browser.new_page()
+    try:
+        page.navigate(f"{book_server}/{page_path}")
+        page.evaluate(PROBE)  # MathJax done, fonts and images loaded
+        violations = axe.run_axe(page, axe_source)
+        page.events()
+    finally:
+        page.close()
+    bad = axe.serious(violations)
+    assert not bad, f"{page_path}:\n  " + "\n  ".join(axe.describe(v) for v in bad)
+
+
 def test_every_chapter_screenshot(browser, html_dir, screenshot_dir):
-    """Runs after the page tests (file order): each chapter left a non-empty screenshot."""
+    """Runs after the page tests (file order): each chapter left non-empty screenshots at
+    both widths."""
     chapters = chapter_pages(html_dir)
     assert chapters, f"no chapter pages (chapters/NN_*.html) in {html_dir}"
     for page_path in chapters:
-        shot = screenshot_dir / (page_path[:-len(".html")].replace("/", "__") + ".png")
-        assert shot.is_file() and shot.stat().st_size > 10_000, f"no screenshot for {page_path}"
+        stem = page_path[:-len(".html")].replace("/", "__")
+        for width in WIDTHS:
+            shot = screenshot_dir / f"{stem}.{width}.png"
+            assert shot.is_file() and shot.stat().st_size > 10_000, \
+                f"no {width} px screenshot for {page_path}"
 
 
 def test_network_is_really_blocked(browser, book_server):
