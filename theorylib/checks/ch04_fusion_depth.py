@@ -14,6 +14,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 from scipy.integrate import quad, solve_ivp
+from scipy.optimize import brentq
 
 from theorylib.claims import claim
 from theorylib.sim import engine
@@ -25,7 +26,7 @@ CH = "ch04"
 
 # ------------------------------------------------------------------ settings of the chapter
 R_TOY = 2.0
-RHO_PROTOCOL = (-0.5, 0.0, 0.5)          # spec A3.1 (r = 2)
+RHO_PROTOCOL = (-0.5, 0.0, 0.5)          # the paper's protocol (r = 2)
 U0_TWO = 1e-12                           # aligned two-layer init: W(0) = u0² = 1e-24
 LR_SMALL = 0.00125
 HEAT_R = (1.5, 2.0, 3.0)                 # simulated points on the heatmaps
@@ -53,7 +54,8 @@ def _loss_tot(WA, WB, sa, sb, sab, pa, pb, eyy=0):
 
 
 @claim("ch04-toy-statistics", CH, "symbolic",
-       "Toy statistics: Σ_yx = (r² + ρr, 1 + ρr) and E y² = r² + 2ρr + 1 (theory.fusion.toy_statistics_expr).")
+       'The toy data set has Σ_yx = (r² + ρr, 1 + ρr) and E y² = r² + 2ρr + 1.',
+       ref="eq-ch04-toy")
 def _toy_stats():
     S, Syx, Eyy, (r, rho) = fu.toy_statistics_expr()
     return sp.Matrix([Syx[0] - (r**2 + rho * r), Syx[1] - (1 + rho * r), Eyy - (r**2 + 2 * rho * r + 1)])
@@ -78,8 +80,8 @@ def stationary_totals(fusion: str):
 
 
 @claim("ch04-fixed-points", CH, "symbolic",
-       "Stationary points (sympy.solve of ∇L = 0): early fusion has only W = 0 and W = W*; late fusion adds "
-       "M_A = (Σ_yxA/σ_A², 0) and M_B = (0, Σ_yxB/σ_B²).")
+       "Solving ∇L = 0 (one hidden unit per branch): early fusion's stationary points have W = 0 or W = W*; late fusion's add M_A = (Σ_yxA/σ_A², 0) and M_B = (0, Σ_yxB/σ_B²).",
+       ref="thm-ch04-fixed")
 def _fixed():
     early, (sa, sb, sab, pa, pb) = stationary_totals("early")
     late, _ = stationary_totals("late")
@@ -93,8 +95,8 @@ def _fixed():
 
 
 @claim("ch04-unimodal-saddle", CH, "symbolic",
-       "At M_A (balanced, a = c = √W_A^uni, b = d = 0) the late-fusion Hessian has eigenvalues ±c_B in the "
-       "B block: M_A is a saddle iff c_B ≠ 0; its loss is ½(E y² − Σ_yxA²/σ_A²).")
+       "At M_A the late-fusion Hessian restricted to B's weights has eigenvalues ±c_B, so M_A is a saddle when c_B ≠ 0, and L(M_A) = ½(E y² − Σ_yxA²/σ_A²).",
+       ref="thm-ch04-fixed")
 def _saddle():
     sa, sb, sab, pa, pb = _sym()
     eyy = sp.symbols("E_yy", positive=True)
@@ -109,8 +111,8 @@ def _saddle():
 
 
 @claim("ch04-late-ode", CH, "symbolic",
-       "Two-layer late fusion, balanced branches (a = c, b = d): W_m = a_m² obeys "
-       "τẆ_A = 2W_A(Σ_yxA − σ_A²W_A − Σ_AB W_B), and likewise for B; a² − c² is conserved.")
+       'Two-layer late fusion with balanced branches: W_A obeys τẆ_A = 2W_A(Σ_yxA − σ_A²W_A − Σ_AB W_B) (likewise W_B), and each branch conserves δ_m = a_m² − w_m².',
+       ref="thm-ch04-logistic")
 def _late_ode():
     sa, sb, sab, pa, pb = _sym()
     a, b, c, d = sp.symbols("a b c d", real=True)
@@ -128,8 +130,8 @@ def _late_ode():
 
 
 @claim("ch04-logistic", CH, "symbolic",
-       "At ρ = 0 the late-fusion equations decouple into τẆ = 2W(Σ_yx − σ²W); the logistic of "
-       "theory.fusion.logistic_weight solves it with W(0) = W0, and W(t½) = W*/2 at t½ = (τ/2Σ_yx) ln(W*/W0 − 1).")
+       'At ρ = 0 the logistic W_m(t) solves τẆ = 2W(Σ_yxm − σ_m²W) with W(0) = W_0 and reaches W*/2 at t½ = (τ/2Σ_yxm) ln(W*/W_0 − 1).',
+       ref="thm-ch04-logistic")
 def _logistic():
     t, tau, p, s2, w0 = sp.symbols("t tau Sigma_yx sigma2 W_0", positive=True)
     wstar = p / s2
@@ -140,8 +142,8 @@ def _logistic():
 
 
 @claim("ch04-toy-closed-forms", CH, "symbolic",
-       "Toy: W_A^uni = 1 + ρ/r, c_B = 1 − ρ², misattribution W_A^uni − w_A* = ρ/r, and the signed ratio "
-       "1 + (Σ_yxA − Σ_yxB)/c_B = 1 + (r² − 1)/(1 − ρ²).")
+       'For the toy, W_A^uni = 1 + ρ/r, c_B = 1 − ρ², the misattribution is ρ/r and the signed ratio is 1 + (r² − 1)/(1 − ρ²).',
+       ref="thm-ch04-ratio")
 def _toy_closed():
     S, Syx, _, (r, rho) = fu.toy_statistics_expr()
     w_uni = Syx[0] / S[0, 0]
@@ -156,8 +158,8 @@ def _toy_closed():
 
 
 @claim("ch04-preference", CH, "symbolic",
-       "At ρ = 0 the drive of modality m is Σ_yxm = σ_m² w_m (so A is learned first iff w_A/w_B > (σ_B/σ_A)²) "
-       "and its share of the output variance is σ_m² w_m² (A contributes more iff w_A/w_B > σ_B/σ_A).")
+       "At ρ = 0 modality m's drive is Σ_yxm = σ_m² w*_m and its output variance σ_m² w*_m², which give the prioritisation line (σ_B/σ_A)² and the contribution line σ_B/σ_A.",
+       ref="thm-ch04-preference")
 def _pref():
     sA, sB, wA, wB = sp.symbols("sigma_A sigma_B w_A w_B", positive=True)
     S = sp.diag(sA**2, sB**2)
@@ -202,8 +204,8 @@ def chain_flow(depth: int, fusion_layer: int):
 
 
 @claim("ch04-deep-reduction", CH, "symbolic",
-       "For L = 4 and every L_f, the flow on the aligned balanced manifold is τu̇_A = g_A u_A^{L_f−1}v^{L−L_f}, "
-       "τu̇_B = g_B u_B^{L_f−1}v^{L−L_f}, equal factors stay equal, and v² − u_A² − u_B² is conserved.")
+       'For depth 4 and every fusion layer, the flow on the aligned balanced manifold is τu̇_m = g_m u_m^{L_f−1} v^{L−L_f}, equal factors stay equal and v² − u_A² − u_B² is conserved.',
+       ref="thm-ch04-reduction")
 def _deep_red():
     return sp.Matrix([e for Lf in range(1, 5) for e in chain_flow(4, Lf)])
 
@@ -230,8 +232,8 @@ def separable_matches(fusion_layer: int) -> bool:
 
 
 @claim("ch04-separable", CH, "symbolic",
-       "In the loss-free phase du_B/du_A = k(u_B/u_A)^{L_f−1}; dsolve gives theory.fusion.early_branch_size "
-       "for L_f = 2, 3, 4, and ∫_{u_B0}^∞ du/u^{L_f−1} = u_B0^{2−L_f}/(L_f − 2) for L_f = 3, 4.")
+       "In the loss-free phase, dsolve of du_B/du_A = κ(u_B/u_A)^{L_f−1} gives the library's early_branch_size for L_f = 2, 3, 4, and the escape integral of B is u_B0^{2−L_f}/(L_f − 2).",
+       ref="thm-ch04-deep")
 def _separable():
     res = []
     for Lf in (2, 3, 4):
@@ -250,8 +252,8 @@ def _separable():
 
 
 @claim("ch04-late-limit", CH, "symbolic",
-       "For L_f = L > 2 the deep-fusion ratio 1 + lag/t_A → 1 + (Σ_yxA − Σ_yxB)/c_B as u0 → 0, independent of L; "
-       "for L_f = L = 2 it equals it for every u0.")
+       'For late fusion (L_f = L) the deep-fusion ratio tends to the two-layer ratio 1 + (Σ_yxA − Σ_yxB)/c_B as ε → 0, for L = 3, 4, 5 (and equals it for L = 2).',
+       ref="thm-ch04-deep")
 def _late_limit():
     u0, pa, c = sp.symbols("u_0 p_A c_B", positive=True)
     k = sp.symbols("k", real=True)
@@ -278,10 +280,9 @@ def _random_stats(rng, d_a, d_b):
 
 
 @claim("ch04-closed-forms", CH, "numeric",
-       "unimodal_solution makes the A-gradient of the loss vanish at (W_A^uni, 0); residual_drive equals the "
-       "B-gradient there; misattribution equals W_A^uni − (Σ_yxΣ⁻¹)_A; the toy functions equal their forms "
-       "(1 + ρ/r, ρ/r, 1 + (r²−1)/(1−ρ²)) on 200 random cases.",
-       tol=1e-5, tol_reason="independent linear algebra in double precision agrees to ~1e-13; 1e-5 is the issue's bar")
+       "On 200 random problems, unimodal_solution zeroes A's gradient at (W_A^uni, 0), residual_drive equals B's gradient there, misattribution equals W_A^uni − (Σ_yxΣ⁻¹)_A, and the toy functions equal their closed forms.",
+       tol=1e-10, tol_reason='independent double-precision linear algebra on matrices with condition numbers up to ~1e3; measured 1.5e-14',
+       ref="thm-ch04-ratio")
 def _closed():
     rng = np.random.default_rng(4)
     errs = []
@@ -339,9 +340,9 @@ def deep_ratio_independent(depth, fusion_layer, sigma, sigma_yx, u0):
 
 
 @claim("ch04-deep-ratio-independent", CH, "numeric",
-       "fusion_time_ratio equals an independent computation (solve_ivp of the loss-free phase, quadrature of the lag) "
-       "for L = 3…5, every L_f, ρ ∈ [−0.8, 0.8], r ∈ {1.5, 2, 3}, u0 ∈ {0.05, 0.1, 0.2}.",
-       tol=2e-3, tol_reason="the issue's bar (0.2%); both sides are accurate to ~1e-8 relative")
+       'fusion_time_ratio equals an independent computation (solve_ivp of the loss-free phase, quadrature of the lag) for L = 3, 4, 5, every L_f, and four (r, ρ, ε) cases.',
+       tol=1e-8, tol_reason='both sides are quadratures/ODE solutions at relative tolerance 1e-11 to 1e-12; measured 7e-11',
+       ref="thm-ch04-deep")
 def _deep_indep():
     errs = []
     for L in (3, 4, 5):
@@ -362,7 +363,8 @@ def _record(net):
 
 
 @lru_cache(maxsize=None)
-def two_layer_run(fusion_layer: int, rho: float, r: float = R_TOY, u0: float = 1e-3, lr: float = 1e-3, t_end: float = 10.0):
+def two_layer_run(fusion_layer: int, rho: float, r: float = R_TOY, u0: float = 1e-3, lr: float = 1e-3,
+                  t_end: float = 10.0):
     """GD on the toy from the aligned init (hidden 2 per branch; width does not matter on the manifold)."""
     net = fs.FusionNet(1, 1, 2, fusion_layer, 2)
     p = fs.aligned_init(net, u0, n_ensemble=1, seed=0)
@@ -372,9 +374,11 @@ def two_layer_run(fusion_layer: int, rho: float, r: float = R_TOY, u0: float = 1
 
 
 @claim("ch04-gd-trajectories", CH, "numeric",
-       "Two-layer toy (r = 2, ρ = 0, u0 = 1e-3, t ≤ 10): GD (η = 1e-3) follows the logistic of each modality for late "
-       "fusion and the reduced flow (aligned_flow with L_f = 1) for early fusion.",
-       tol=1e-2, tol_reason="Euler error O(η Σ_yxA) on weights of size 1: measured 6.0e-3 at η = 1e-3 and 1.2e-2 at η = 2e-3 (first order)")
+       "Two-layer toy (r = 2, ρ = 0, aligned init ε = 1e-3, t ≤ 10): the GD weights W_A(t), W_B(t) (η = 1e-3) "
+       "equal the logistic of each modality for late fusion and the reduced flow for early fusion.",
+       tol=1e-2, tol_reason="Euler error O(ηΣ_yxA) on weights of size 1: measured 6.0e-3 at η = 1e-3 and "
+                            "1.2e-2 at η = 2e-3 (first order)",
+       ref="thm-ch04-logistic")
 def _traj():
     S, s = fu.toy_statistics(R_TOY, 0.0)
     t, wa, wb, loss_late = two_layer_run(2, 0.0)
@@ -382,9 +386,47 @@ def _traj():
     th_b = fu.logistic_weight(t, 1.0, 1e-6, s[1])
     t2, ea, eb, loss_early = two_layer_run(1, 0.0)
     th_e = fu.aligned_flow(t2, 2, 1, S, s, 1e-3)
-    err = max(np.abs(wa - th_a).max(), np.abs(wb - th_b).max(), np.abs(ea - th_e[:, 0]).max(), np.abs(eb - th_e[:, 1]).max())
+    err = max(np.abs(wa - th_a).max(), np.abs(wb - th_b).max(), np.abs(ea - th_e[:, 0]).max(),
+              np.abs(eb - th_e[:, 1]).max())
     return float(err), {"t": t, "late": (wa, wb, loss_late), "late_theory": (th_a, th_b),
                         "early": (ea, eb, loss_early), "early_theory": (th_e[:, 0], th_e[:, 1])}
+
+
+TAU_FLOW = 2.0
+
+
+@lru_cache(maxsize=None)
+def flow_tau_run():
+    """Gradient flow (solve_ivp) of full networks at τ = 2 from the aligned init: two-layer late fusion at
+    ρ = 0 (ε = 0.03) and depth 4 fused at L_f = 3 at ρ = 0.5 (ε = 0.3)."""
+    out = {}
+    for key, (L, lf, rho, eps, t_end) in {"late2": (2, 2, 0.0, 0.03, 16.0), "deep3": (4, 3, 0.5, 0.3, 40.0)}.items():
+        net = fs.FusionNet(1, 1, L, lf, 2)
+        p = fs.aligned_init(net, eps, n_ensemble=1, seed=3)
+        t = np.linspace(0.0, t_end, 161)
+        tr = engine.integrate_flow(net, p, fs.toy_moments(R_TOY, rho), t, tau=TAU_FLOW, record=_record(net))
+        out[key] = (t, tr["WA"][:, 0], tr["WB"][:, 0])
+    return out
+
+
+@claim("ch04-flow-tau", CH, "numeric",
+       "With time constant τ = 2 and non-whitened data, the gradient flow of the full network equals the theory "
+       "in value: the logistic W_m(t) of each modality (two-layer late fusion, ρ = 0, ε = 0.03) and the reduced "
+       "two-variable flow (depth 4 fused at L_f = 3, ρ = 0.5, ε = 0.3), at every recorded time.",
+       tol=1e-6, tol_reason="both sides are ODE solutions (solve_ivp, rtol 1e-10) of the same dynamics; measured "
+                            "1.2e-7; a wrong power of τ would give errors of order 1",
+       ref="thm-ch04-reduction")
+def _flow_tau():
+    runs = flow_tau_run()
+    S0, s0 = fu.toy_statistics(R_TOY, 0.0)
+    t, wa, wb = runs["late2"]
+    err = max(np.abs(wa - fu.logistic_weight(t, 1.0, 0.03**2, s0[0], tau=TAU_FLOW)).max(),
+              np.abs(wb - fu.logistic_weight(t, 1.0, 0.03**2, s0[1], tau=TAU_FLOW)).max())
+    S, s = fu.toy_statistics(R_TOY, 0.5)
+    t, wa, wb = runs["deep3"]
+    W = fu.aligned_flow(t, 4, 3, S, s, 0.3, tau=TAU_FLOW)
+    err = max(err, np.abs(wa - W[:, 0]).max(), np.abs(wb - W[:, 1]).max())
+    return float(err), {"runs": runs}
 
 
 def _assert_converged(tr, data, rtol=0.02):
@@ -419,17 +461,26 @@ def protocol_ratios(lr: float = LR_SMALL, u0: float = U0_TWO):
     rho = np.array(RHO_PROTOCOL)
     t_end = 7 * np.log(1 / u0**2) / (2 * 3.0)
     *_, ta, tb = _ratio_sweep(np.full(3, R_TOY), rho, u0, lr, t_end)
-    return tb / ta
+    return tb / ta, ta
 
 
 @claim("ch04-toy-ratio-gd", CH, "numeric",
-       "Two-layer late fusion, r = 2, ρ ∈ {−0.5, 0, 0.5}: GD (η = 1.25e-3, aligned init u0 = 1e-12) measures "
-       "t_B/t_A within 1% of 1 + (r² − 1)/(1 − ρ²).",
-       tol=1e-2, tol_reason="the issue's bar; measured 0.75% (η-error ~0.3%, finite-u0 error ~0.4% at ln(1/u0²) = 55)")
+       "Two-layer late fusion, r = 2, ρ ∈ {−0.5, 0, 0.5}, aligned init ε = 1e-12: GD (η = 1.25e-3) measures "
+       "t_B/t_A = 1 + (r² − 1)/(1 − ρ²) and t_A = (τ/2Σ_yxA) ln(W_A^uni/ε² − 1) (the logistic's half time), "
+       "both within 1%.",
+       tol=1e-2, tol_reason="1% is the agreement the paper's protocol aims for; measured 0.75% for the ratio "
+                            "(η-error ~0.3%, finite-ε error ~0.4% at ln(1/ε²) = 55) and 0.3% for t_A (η-error)",
+       ref="thm-ch04-ratio")
 def _toy_ratio():
-    sim = protocol_ratios()
-    th = fu.toy_time_ratio(R_TOY, np.array(RHO_PROTOCOL))
-    return float(np.max(np.abs(sim - th) / th)), {"rho": np.array(RHO_PROTOCOL), "sim": sim, "theory": th}
+    sim, ta = protocol_ratios()
+    rho = np.array(RHO_PROTOCOL)
+    th = fu.toy_time_ratio(R_TOY, rho)
+    ta_th = np.array([fu.logistic_half_time(fu.unimodal_solution(*fu.toy_statistics(R_TOY, x), 1)[0], U0_TWO**2,
+                                            fu.toy_statistics(R_TOY, x)[1][0]) for x in rho])
+    err_ratio = np.abs(sim - th) / th
+    err_ta = np.abs(ta - ta_th) / ta_th
+    return float(max(err_ratio.max(), err_ta.max())), {"rho": rho, "sim": sim, "theory": th, "ta": ta,
+                                                        "ta_theory": ta_th, "err_ratio": err_ratio, "err_ta": err_ta}
 
 
 @lru_cache(maxsize=None)
@@ -445,10 +496,10 @@ def heat_run():
 
 
 @claim("ch04-heatmap-ratio", CH, "numeric",
-       "21 toy data sets (r ∈ {1.5, 2, 3}, |ρ| ≤ 0.75): GD time ratios (η = 2.5e-3, u0 = 1e-9) agree with "
-       "1 + (r² − 1)/(1 − ρ²) up to the relative tolerance.",
-       tol=2.5e-2, tol_reason="O(η Σ_yxA) Euler error (η Σ_yxA up to 0.029 at r = 3) plus the O(1/ln(1/u0)) finite-init "
-                              "correction; measured 2.2% (0.75% in the protocol run at η = 1.25e-3, u0 = 1e-12)")
+       'On 21 toy data sets (r ∈ {1.5, 2, 3}, |ρ| ≤ 0.75), the GD time ratio (η = 2.5e-3, aligned init ε = 1e-9) agrees with 1 + (r² − 1)/(1 − ρ²).',
+       tol=2.5e-2, tol_reason="O(η Σ_yxA) Euler error (η Σ_yxA up to 0.029 at r = 3) plus the O(1/ln(1/ε)) finite-init "
+                              "correction; measured 2.2% (0.75% in the protocol run at η = 1.25e-3, ε = 1e-12)",
+       ref="fig-ch04-heatmaps")
 def _heat_ratio():
     r, rho, ratio, _ = heat_run()
     th = fu.toy_time_ratio(r, rho)
@@ -456,8 +507,9 @@ def _heat_ratio():
 
 
 @claim("ch04-heatmap-misattribution", CH, "numeric",
-       "On the same runs, W_A on the unimodal plateau exceeds its final value by ρ/r (relative, as w_A* = 1).",
-       tol=2e-3, tol_reason="mid-plateau W_B is small but not zero and W_A is still relaxing onto the plateau; measured 2.5e-4")
+       'On the same runs, W_A on the unimodal plateau exceeds its final value by ρ/r.',
+       tol=2e-3, tol_reason="mid-plateau W_B is small but not zero and W_A is still relaxing onto the plateau; measured 2.5e-4",
+       ref="thm-ch04-ratio")
 def _heat_mis():
     r, rho, _, mis = heat_run()
     th = rho / r
@@ -465,9 +517,9 @@ def _heat_mis():
 
 
 @claim("ch04-large-step", CH, "numeric",
-       "At the authors' step η = 0.04 (r = 2, ρ = 0) GD measures t_B/t_A ≈ ln(1 + ηΣ_yxA)/ln(1 + ηΣ_yxB) = 3.78, "
-       "not 4: per step the weights grow by (1 + ηΣ_yx)², not e^{2ηΣ_yx}.",
-       tol=5e-3, tol_reason="the discrete-rate prediction is itself leading order in ln(1/u0), like the flow's; measured 3.1e-3")
+       "At the authors' step η = 0.04 (r = 2, ρ = 0), GD measures t_B/t_A = ln(1 + ηΣ_yxA)/ln(1 + ηΣ_yxB) = 3.78 instead of the flow's 4.",
+       tol=5e-3, tol_reason="the discrete-rate prediction is itself leading order in ln(1/ε), like the flow's; measured 3.1e-3",
+       ref="sec-ch04-large-step")
 def _large_step():
     S, s = fu.toy_statistics(R_TOY, 0.0)
     *_, ta, tb = _ratio_sweep(np.array([R_TOY]), np.array([0.0]), U0_HEAT, 0.04, 40.0)
@@ -478,15 +530,15 @@ def _large_step():
 
 @lru_cache(maxsize=None)
 def sign_caveat_run():
-    """The spec's example r = 3, ρ = −0.6 (Σ_yxB < 0 < c_B) from a random init h = 50, u0 = 1e-6."""
+    """The example r = 3, ρ = −0.6 (Σ_yxB < 0 < c_B) from a random init h = 50, u0 = 1e-6."""
     t, wa, wb, ta, tb = _ratio_sweep(np.array([3.0]), np.array([-0.6]), 1e-6, 0.0025, 40.0, hidden=50, init="gaussian")
     return t, wa[:, 0], wb[:, 0], float(tb[0] / ta[0])
 
 
 @claim("ch04-sign-caveat", CH, "numeric",
-       "Toy r = 3, ρ = −0.6 (Σ_yxB = −0.8, c_B = 0.64), random init: GD measures the signed ratio 13.5 "
-       "(= 1 + (r²−1)/(1−ρ²)), not the boxed 1 + (‖Σ_yxA‖ − ‖Σ_yxB‖)/‖c_B‖ = 11.0.",
-       tol=2e-2, tol_reason="η = 2.5e-3 gives an O(ηΣ_yxA) = 1.2% shift; measured 1.2%, while the boxed form is off by 24%")
+       'Toy r = 3, ρ = −0.6 (Σ_yxB = −0.8 < 0 < c_B = 0.64), random init: GD measures the signed ratio 13.5, not the norm form 1 + (‖Σ_yxA‖ − ‖Σ_yxB‖)/‖c_B‖ = 11.0.',
+       tol=2e-2, tol_reason="η = 2.5e-3 gives an O(ηΣ_yxA) = 1.2% shift; measured 1.2%, while the boxed form is off by 24%",
+       ref="sec-ch04-sign")
 def _sign():
     S, s = fu.toy_statistics(3.0, -0.6)
     *_, ratio = sign_caveat_run()
@@ -527,34 +579,38 @@ def deep_theory(u0: float = DEEP_U0):
     tt = np.linspace(0.0, 100.0, 2001)
     exact = np.empty_like(th)
     ta_exact = np.empty_like(th)
+    tb_exact = np.empty_like(th)
     for i, lf in enumerate(DEEP_LF):
         for j, rho in enumerate(DEEP_RHO):
             S, s = fu.toy_statistics(R_TOY, rho)
             W = fu.aligned_flow(tt, DEEP_L, lf, S, s, u0, rtol=1e-8)
             ta, tb = fs.half_times(tt, W[:, 0], W[:, 1], fu.unimodal_solution(S, s, 1)[0] / 2)
-            ta_exact[i, j] = ta[0]
+            ta_exact[i, j], tb_exact[i, j] = ta[0], tb[0]
             exact[i, j] = tb[0] / ta[0]
-    return th, exact, ta_exact
+    return th, exact, ta_exact, tb_exact
 
 
 @claim("ch04-deep-gd-flow", CH, "numeric",
-       "Depth 4, every L_f, ρ ∈ {0, ±0.25, ±0.5} (r = 2): GD from the aligned rank-one balanced init (u0 = 0.1, η = 1e-2) "
-       "measures the same t_B/t_A as the reduced two-variable flow of the chain lemma.",
-       tol=1e-2, tol_reason="O(η) Euler error of GD against the solve_ivp reference; measured 0.32% at η = 1e-2 (0.11% at η = 5e-3)")
+       'Depth 4, every L_f, ρ ∈ {0, ±0.25, ±0.5}: GD from the aligned init (ε = 0.1, η = 1e-2) has the same t_A, t_B and t_B/t_A as the reduced two-variable flow.',
+       tol=1e-2, tol_reason="O(η) Euler error of GD against the solve_ivp reference; measured 0.49% at η = 1e-2 (t_A, t_B and the ratio; 0.32% for the ratio alone, 0.11% at η = 5e-3)",
+       ref="thm-ch04-reduction")
 def _deep_gd_flow():
-    sim = deep_sweep()["ratio"][:, :, 0]
-    _, exact, _ = deep_theory()
-    return float(np.max(np.abs(sim - exact) / exact)), {"sim": sim, "exact": exact}
+    d = deep_sweep()
+    sim = d["ratio"][:, :, 0]
+    _, exact, ta_ex, tb_ex = deep_theory()
+    err = max(np.max(np.abs(sim - exact) / exact), np.max(np.abs(d["ta"][:, :, 0] - ta_ex) / ta_ex),
+              np.max(np.abs(d["tb"][:, :, 0] - tb_ex) / tb_ex))
+    return float(err), {"sim": sim, "exact": exact, "ta": d["ta"][:, :, 0], "ta_exact": ta_ex}
 
 
 @claim("ch04-deep-gd-theory", CH, "numeric",
-       "Depth 4, aligned init u0 = 0.1: the asymptotic ratio of fusion_time_ratio matches GD for intermediate and late "
-       "fusion (L_f = 2, 3, 4, |ρ| ≤ 0.5) to the relative tolerance, and both increase with L_f.",
-       tol=8e-2, tol_reason="the formula is leading order in u0 (it integrates u to 1 and neglects the loss during the "
-                            "rise); measured 6.8% at u0 = 0.1, and the error shrinks as u0 decreases (claim ch04-deep-init-trend)")
+       'Depth 4, aligned init ε = 0.1: the leading-order ratio of fusion_time_ratio matches GD for L_f = 2, 3, 4 and |ρ| ≤ 0.5, and both increase with L_f.',
+       tol=8e-2, tol_reason="the formula is leading order in ε (it integrates u to 1 and neglects the loss during the "
+                            "rise); measured 6.8% at u0 = 0.1, and the error shrinks as ε decreases (claim ch04-deep-init-trend)",
+       ref="thm-ch04-deep")
 def _deep_gd_theory():
     sim = deep_sweep()["ratio"][:, :, 0]
-    th, _, _ = deep_theory()
+    th = deep_theory()[0]
     sel = np.abs(np.array(DEEP_RHO)) <= 0.5 + 1e-9
     err = np.abs(sim[1:, sel] - th[1:, sel]) / th[1:, sel]
     monotone = bool(np.all(np.diff(sim, axis=0) > 0) and np.all(np.diff(th, axis=0) > 0))
@@ -579,9 +635,9 @@ def init_sweep(u0s=(0.2, 0.1, 0.05)):
 
 
 @claim("ch04-deep-init-trend", CH, "numeric",
-       "At ρ = 0 the relative error of the asymptotic deep-fusion ratio against the exact reduced flow shrinks as u0 "
-       "decreases from 0.2 to 0.05 for L_f = 2, 3, 4; intermediate-fusion ratios fall towards 1 while late fusion stays at 4.",
-       tol=1e-9, tol_reason="an ordering: the error is the number of violated inequalities")
+       'At ρ = 0 the error of the leading-order deep ratio against the exact reduced flow shrinks as ε falls from 0.2 to 0.05 (L_f = 2, 3, 4); intermediate-fusion ratios fall towards 1, late fusion stays at 4.',
+       tol=1e-9, tol_reason="an ordering: the error is the number of violated inequalities",
+       ref="sec-ch04-init-scale")
 def _deep_trend():
     u0s, th, ex = init_sweep()
     rel = np.abs(th - ex) / ex
@@ -590,25 +646,148 @@ def _deep_trend():
     return float(bad), {"u0": u0s, "theory": th, "exact": ex, "rel": rel}
 
 
-def random_init_run():
-    """The authors' random Gaussian init (Frobenius norm u0 per branch layer), ρ = 0, 3 seeds per L_f."""
-    return deep_sweep("gaussian", 0.02, DEEP_U0, 16, 3, 320.0, (0.0,))
+class AuthorsDeepFusion:
+    """A depth-L linear network fused at one layer L_f with the widths of the authors' ``deep_fusion``.
+
+    Scalar modalities; ``hidden`` units in every branch layer *and* in every shared layer (the
+    fusion layer maps the 2·hidden concatenated units to hidden, or to the output when
+    L_f = L). Parameters are stored unpadded (``A1…``, ``B1…``, ``F``, ``S…``), so a step costs
+    what the authors' network costs; :class:`theorylib.sim.fusion.FusionNet` pads every hidden
+    layer to 2·hidden. It plugs into :func:`theorylib.sim.engine.train_gd` (``loss``, ``grad``)
+    and trains on population moments (:class:`theorylib.sim.fusion.FusionMoments`). No closed
+    form is used: it is plain gradient descent on the loss of eq. ``eq-ch04-loss``.
+    """
+
+    def __init__(self, depth: int, fusion_layer: int, hidden: int = 100):
+        self.L, self.Lf, self.h = int(depth), int(fusion_layer), int(hidden)
+        if not (1 <= self.Lf <= self.L and self.h >= 1):
+            raise ValueError("need 1 ≤ fusion_layer ≤ depth and hidden ≥ 1")
+        L, Lf, h = self.L, self.Lf, self.h
+        shapes = {}
+        for l in range(1, Lf):
+            for m in "AB":
+                shapes[f"{m}{l}"] = (h, 1 if l == 1 else h)
+        shapes["F"] = (1 if Lf == L else h, 2 if Lf == 1 else 2 * h)
+        for l in range(Lf + 1, L + 1):
+            shapes[f"S{l}"] = (1 if l == L else h, h)
+        self.shapes = shapes
+
+    def init(self, eps: float, n_ensemble: int, seed: int = 0) -> dict:
+        """The authors' Gaussian init: branch blocks N(0, ε²/numel), fusion and shared N(0, 2ε²/numel)."""
+        rng = np.random.default_rng(seed)
+        out = {}
+        for name, (o, i) in self.shapes.items():
+            gain = 1.0 if name[0] in "AB" else np.sqrt(2.0)
+            out[name] = gain * eps / np.sqrt(o * i) * rng.standard_normal((int(n_ensemble), o, i))
+        return out
+
+    def _forward(self, p):
+        Lf, h = self.Lf, self.h
+        E = p["F"].shape[0]
+        al, bl = [np.ones((E, 1, 1))], [np.ones((E, 1, 1))]
+        for l in range(1, Lf):
+            al.append(p[f"A{l}"] @ al[-1])
+            bl.append(p[f"B{l}"] @ bl[-1])
+        F = p["F"]
+        f = F if Lf == 1 else np.concatenate([F[:, :, :h] @ al[-1], F[:, :, h:] @ bl[-1]], axis=2)
+        chain = [f]
+        for l in range(Lf + 1, self.L + 1):
+            chain.append(p[f"S{l}"] @ chain[-1])
+        return al, bl, chain
+
+    def product(self, p) -> np.ndarray:
+        """End-to-end map (W_A, W_B), shape (E, 2)."""
+        return self._forward(p)[2][-1][:, 0, :]
+
+    def loss(self, p, data):
+        W = self.product(p)
+        S = np.broadcast_to(data.sigma, (W.shape[0], 2, 2))
+        return 0.5 * data.e_yy - np.sum(W * data.sigma_yx, axis=1) + 0.5 * np.einsum("ei,eij,ej->e", W, S, W)
+
+    def grad(self, p, data):
+        Lf, h, L = self.Lf, self.h, self.L
+        al, bl, chain = self._forward(p)
+        R = data.sigma_yx[:, None, :] - chain[-1] @ data.sigma  # (E, 1, 2): Σ_yx − WΣ
+        E = R.shape[0]
+        g, beta = {}, np.ones((E, 1))
+        for l in range(L, Lf, -1):  # shared layers, from the output down
+            right = (R @ np.swapaxes(chain[l - Lf - 1], 1, 2))[:, 0]
+            g[f"S{l}"] = -np.einsum("ei,ej->eij", beta, right)
+            beta = (beta[:, None, :] @ p[f"S{l}"])[:, 0]
+        if Lf == 1:
+            g["F"] = -np.einsum("ei,ej->eij", beta, R[:, 0])
+            return g
+        right = np.concatenate([R[:, 0, :1] * al[-1][:, :, 0], R[:, 0, 1:] * bl[-1][:, :, 0]], axis=1)
+        g["F"] = -np.einsum("ei,ej->eij", beta, right)
+        gam = (beta[:, None, :] @ p["F"])[:, 0]
+        for m, vecs, sl, Rm in (("A", al, slice(0, h), R[:, 0, 0]), ("B", bl, slice(h, 2 * h), R[:, 0, 1])):
+            gm = gam[:, sl]
+            for l in range(Lf - 1, 0, -1):
+                g[f"{m}{l}"] = -np.einsum("ei,ej->eij", gm * Rm[:, None], vecs[l - 1][:, :, 0])
+                gm = (gm[:, None, :] @ p[f"{m}{l}"])[:, 0]
+        return g
+
+
+AUTH_LF = (2, 3, 4)
+AUTH_STEPS = {2: 1800, 3: 2700, 4: 8000}   # enough for W_B to settle in every seed
+AUTH_SEEDS, AUTH_LR, AUTH_WIDTH = 4, 0.04, 100
+
+
+@lru_cache(maxsize=None)
+def random_init_run(seeds: int = AUTH_SEEDS, lr: float = AUTH_LR, hidden: int = AUTH_WIDTH):
+    """The authors' deep setting: depth 4, 100 units per branch and 100 shared, Gaussian init of norm
+    ε = 0.1 per layer (√2 ε for fusion and shared layers), η = 0.04, toy r = 2, ρ = 0, per L_f."""
+    data = fs.toy_moments(R_TOY, 0.0)
+    ta, tb = np.empty((len(AUTH_LF), seeds)), np.empty((len(AUTH_LF), seeds))
+    for i, lf in enumerate(AUTH_LF):
+        net = AuthorsDeepFusion(DEEP_L, lf, hidden)
+        p = net.init(DEEP_U0, seeds, seed=10 + lf)
+        steps = np.arange(0, AUTH_STEPS[lf] + 1, 10)
+        tr = engine.train_gd(net, p, data, lr, steps=steps, record=lambda q: {"W": net.product(q)})
+        _assert_converged({"WB": tr["W"][:, :, 1]}, data)
+        ta[i], tb[i] = fs.half_times(steps * lr, tr["W"][:, :, 0], tr["W"][:, :, 1], 0.5)
+    return {"ta": ta, "tb": tb, "ratio": tb / ta}
+
+
+def effective_scale(fusion_layer: int, t_a: float) -> float:
+    """The aligned-init scale ε_eff whose theoretical t_A (fusion_times) equals the measured t_A."""
+    S, s = fu.toy_statistics(R_TOY, 0.0)
+    return brentq(lambda e: fu.fusion_times(DEEP_L, fusion_layer, S, s, 1, e)[0] - t_a, 1e-3, 0.9)
 
 
 @claim("ch04-random-init", CH, "numeric",
-       "Depth 4 from the authors' random Gaussian init (norm u0 = 0.1 per layer, 3 seeds): A is learned more than 2× "
-       "later than from the aligned init and the late-fusion ratio falls below the theory; the aligned-init theory "
-       "does not describe this regime.",
-       tol=1e-9, tol_reason="inequalities: the error counts the violated ones")
+       "At the authors' deep setting (depth 4, 100 units per branch and 100 shared, Gaussian init of norm "
+       "ε = 0.1 per layer, η = 0.04, r = 2, ρ = 0, 4 seeds), late fusion's seed-mean t_B/t_A equals the "
+       "late-fusion limit 1 + (r² − 1)/(1 − ρ²) = 4, while single seeds scatter around it.",
+       tol=0.1, tol_reason="seed scatter: single-seed ratios spread by ±12% (3.6–4.5), so the 4-seed mean has a "
+                           "standard error of about 5%; the tolerance is two standard errors. Measured 0.6%",
+       ref="sec-ch04-random-init")
 def _random_init():
     rnd = random_init_run()
-    al = deep_sweep()
-    j0 = list(DEEP_RHO).index(0.0)
-    delay = rnd["ta"][:, 0, :].mean() / al["ta"][:, j0, 0].mean()
-    th, _, _ = deep_theory()
-    late_short = rnd["ratio"][3, 0, :].mean() < th[3, j0]
-    bad = int(delay < 2.0) + int(not late_short)
-    return float(bad), {"delay": delay, "ratio": rnd["ratio"], "theory": th}
+    late = float(rnd["ratio"][-1].mean())
+    limit = float(fu.toy_time_ratio(R_TOY, 0.0))
+    return abs(late - limit) / limit, {**rnd, "late": late, "limit": limit}
+
+
+@claim("ch04-random-init-effective", CH, "numeric",
+       "At the same setting, an aligned init of the effective scale ε_eff fitted to the measured t_A "
+       "(one number per L_f) predicts the measured seed-mean t_B/t_A for L_f = 2, 3, 4, "
+       "while the aligned theory at ε = 0.1 overestimates the intermediate-fusion ratios.",
+       tol=0.2, tol_reason="the deep formula is leading order in ε (its error at ε = 0.05 against the exact "
+                           "reduced flow is up to 8%, claim ch04-deep-init-trend), plus seed scatter (~5%) "
+                           "and the η = 0.04 step; measured 12.5% (L_f = 3), 0.7% (L_f = 2, 4)",
+       ref="sec-ch04-random-init")
+def _random_eff():
+    rnd = random_init_run()
+    S, s = fu.toy_statistics(R_TOY, 0.0)
+    ta, ratio = rnd["ta"].mean(axis=1), rnd["ratio"].mean(axis=1)
+    eff = np.array([effective_scale(lf, t) for lf, t in zip(AUTH_LF, ta)])
+    pred = np.array([fu.fusion_time_ratio(DEEP_L, lf, S, s, 1, e) for lf, e in zip(AUTH_LF, eff)])
+    aligned = np.array([fu.fusion_time_ratio(DEEP_L, lf, S, s, 1, DEEP_U0) for lf in AUTH_LF])
+    ta_aligned = np.array([fu.fusion_times(DEEP_L, lf, S, s, 1, DEEP_U0)[0] for lf in AUTH_LF])
+    err = float(np.max(np.abs(pred - ratio) / ratio))
+    return err, {"eps_eff": eff, "pred": pred, "sim": ratio, "aligned": aligned, "ta": ta,
+                 "ta_aligned": ta_aligned}
 
 
 # ------------------------------------------------------------------ over-parameterisation and ReLU
@@ -640,11 +819,10 @@ def overparam_run(std: float = 1e-6, lr: float = 0.04, n_steps: int = 3000):
 
 
 @claim("ch04-overparam", CH, "numeric",
-       "Over-parameterised data (D = 100, n = 70): early fusion ends at the minimum-norm interpolant's "
-       "generalisation error while late fusion ends more than 0.1 higher (a permanent bias); with n = 700 both "
-       "reach the unique least-squares solution.",
+       "With D = 100 inputs and n = 70 samples, early fusion ends at the minimum-norm interpolant's generalisation error and late fusion more than 0.1 above it; with n = 700 both reach least squares.",
        tol=1e-3, tol_reason="GD has converged to 1e-7 in loss after 3000 steps; the error is max(|Eg_early − Eg_minnorm| "
-                            "(n=70), |ΔEg| (n=700), shortfall of the 0.1 gap); measured 3.3e-6")
+                            "(n=70), |ΔEg| (n=700), shortfall of the 0.1 gap); measured 3.3e-6",
+       ref="sec-ch04-overparam")
 def _overparam():
     t, Eg, loss, minnorm = overparam_run()
     final = Eg[-1]
@@ -667,10 +845,10 @@ def relu_run(rho: float, lr: float = 0.01, t_end: float = 30.0):
 
 
 @claim("ch04-relu", CH, "numeric",
-       "Two-layer late-fusion ReLU networks (10 units per branch, 1024 samples, r = 2, ρ ∈ {0, 0.5}) have the linear "
-       "networks' time ratio (computed from the sample statistics).",
-       tol=5e-2, tol_reason="not a theorem for ReLU: the half-plane structure adds O(1) terms to ln(1/u0) = 9 at this "
-                            "init; measured 1.6% (ρ = 0) and 3.7% (ρ = 0.5) at η = 1e-2")
+       "Two-layer late-fusion ReLU networks (10 units per branch, 1024 samples, r = 2, ρ ∈ {0, 0.5}) have the linear networks' time ratio, computed from the sample statistics.",
+       tol=5e-2, tol_reason="not a theorem for ReLU: the half-plane structure adds O(1) terms to ln(1/ε) = 9 at this "
+                            "init; measured 1.6% (ρ = 0) and 3.7% (ρ = 0.5) at η = 1e-2",
+       ref="sec-ch04-relu")
 def _relu():
     out = {rho: relu_run(rho) for rho in (0.0, 0.5)}
     err = max(abs(a - b) / b for a, b in out.values())
@@ -704,11 +882,11 @@ def multidim_run(lr: float = 0.005, seeds: int = 2):
 
 
 @claim("ch04-multidim-limit", CH, "numeric",
-       "Two-dimensional B with Σ_yxB·c_B < 0 (cos θ = −0.89): the GD time ratio decreases monotonically as u0 goes from "
-       "1e-3 to 1e-48 and approaches the boxed form 1 + (‖Σ_yxA‖ − ‖Σ_yxB‖)/‖c_B‖ (2.11), not the signed one (2.58).",
+       'Two-dimensional B with Σ_yxB·c_B < 0 (cos θ = −0.89): the GD ratio falls monotonically as ε goes from 1e-3 to 1e-48 and approaches the norm form (2.11), not the signed one (2.58).',
        tol=3e-2, tol_reason="the approach is logarithmic: the projection factor (1 + cos θ)/2 adds "
-                            "ln(2/(1 + cos θ))‖Σ_yxA‖/(‖c_B‖ ln(1/u0)) ≈ 1.7% at u0 = 1e-48, plus an O(η) shift; measured 2.5% (monotonicity "
-                            "violations would add 1 each)")
+                            "ln(2/(1 + cos θ))‖Σ_yxA‖/(‖c_B‖ ln(1/ε)) ≈ 1.7% at u0 = 1e-48, plus an O(η) shift; measured 2.5% (monotonicity "
+                            "violations would add 1 each)",
+       ref="sec-ch04-multidim")
 def _multidim():
     u0, ratio = multidim_run()
     S, s = np.array(MULTI_SIGMA), np.array(MULTI_SYX)
