@@ -161,3 +161,66 @@ def test_input_validation():
     lin = fs.FusionNet(1, 1, 2, 2, 2)
     with pytest.raises(ValueError, match="inputs"):
         lin.grad(fs.gaussian_init(lin, 0.1, n_ensemble=1), fs.FusionMoments(np.eye(3), np.ones(3), 1.0))
+
+
+# ---------------------------------------------------------------- the authors' deep widths (Chapter 4)
+
+from theorylib.checks.ch04_fusion_depth import AuthorsDeepFusion  # noqa: E402
+
+
+@pytest.mark.parametrize("lf", [1, 2, 3, 4])
+def test_authors_deep_fusion_gradient_matches_finite_differences(lf):
+    net = AuthorsDeepFusion(4, lf, hidden=3)
+    p = net.init(1.0, n_ensemble=2, seed=lf)
+    data = fs.toy_moments([1.5, 2.0], [0.3, -0.4])
+    g = net.grad(p, data)
+    rng = np.random.default_rng(0)
+    for name, arr in p.items():
+        idx = (1,) + tuple(int(rng.integers(0, n)) for n in arr.shape[1:])
+        pp = {k: v.copy() for k, v in p.items()}
+        pm = {k: v.copy() for k, v in p.items()}
+        pp[name][idx] += 1e-6
+        pm[name][idx] -= 1e-6
+        fd = (net.loss(pp, data)[1] - net.loss(pm, data)[1]) / 2e-6
+        assert abs(fd - g[name][idx]) < 1e-7, name
+
+
+def test_authors_deep_fusion_late_equals_fusion_net():
+    # late fusion (L_f = L) has no shared hidden layer, so FusionNet's padding is exact there:
+    # the same weights give the same loss and the same gradient in both implementations
+    h = 4
+    ours = AuthorsDeepFusion(3, 3, hidden=h)
+    p = ours.init(0.8, n_ensemble=2, seed=5)
+    net = fs.FusionNet(1, 1, 3, 3, h)
+    q = {n: np.zeros((2,) + (net.widths[l + 1], net.widths[l])) for l, n in enumerate(net.names)}
+    q["W1"][:, :h, :1], q["W1"][:, h:, 1:] = p["A1"], p["B1"]
+    q["W2"][:, :h, :h], q["W2"][:, h:, h:] = p["A2"], p["B2"]
+    q["W3"] = p["F"].copy()
+    data = fs.toy_moments(2.0, 0.5)
+    assert np.allclose(ours.loss(p, data), net.loss(q, data), atol=1e-13)
+    g, gq = ours.grad(p, data), net.grad(q, data)
+    assert np.allclose(g["A2"], gq["W2"][:, :h, :h]) and np.allclose(g["B1"], gq["W1"][:, h:, 1:])
+    assert np.allclose(g["F"], gq["W3"])
+
+
+def test_authors_deep_fusion_init_norms_and_widths():
+    net = AuthorsDeepFusion(4, 2, hidden=100)
+    assert net.shapes == {"A1": (100, 1), "B1": (100, 1), "F": (100, 200), "S3": (100, 100),
+                          "S4": (1, 100)}
+    p = net.init(0.1, n_ensemble=20, seed=0)
+    norms = {k: np.linalg.norm(v, axis=(1, 2)).mean() for k, v in p.items()}
+    assert abs(norms["A1"] - 0.1) < 0.01 and abs(norms["S3"] - 0.1 * np.sqrt(2)) < 0.01
+    with pytest.raises(ValueError):
+        AuthorsDeepFusion(3, 4)
+
+
+def test_gd_time_scales_with_tau_in_gradient_flow():
+    # the flow at τ = 2 is the τ = 1 flow at half the time (non-whitened toy, correlated)
+    net = fs.FusionNet(1, 1, 3, 2, 2)
+    p = fs.aligned_init(net, 0.2, n_ensemble=1, seed=1)
+    data = fs.toy_moments(2.0, 0.4)
+    rec = lambda q: {"W": net.product(q)}
+    slow = engine.integrate_flow(net, p, data, [0.0, 2.0, 6.0], tau=2.0, record=rec)
+    fast = engine.integrate_flow(net, p, data, [0.0, 1.0, 3.0], tau=1.0, record=rec)
+    assert np.allclose(slow["W"], fast["W"], atol=1e-8)
+    assert np.abs(slow["W"][-1] - slow["W"][0]).max() > 0.1  # the weights did move

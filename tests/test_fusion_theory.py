@@ -192,3 +192,24 @@ def test_preference_lines():
     assert fu.preference_lines(2.0, 1.0) == (0.25, 0.5)
     with pytest.raises(ValueError):
         fu.preference_lines(0.0, 1.0)
+
+
+@settings(max_examples=20, deadline=None)
+@given(tau=st.floats(0.2, 5.0), L=st.integers(2, 5), rho=st.floats(-0.6, 0.6))
+def test_fusion_times_scale_linearly_with_tau_and_the_ratio_does_not(tau, L, rho):
+    S, s = fu.toy_statistics(2.0, rho)
+    for lf in range(1, L + 1):
+        t1 = np.array(fu.fusion_times(L, lf, S, s, 1, 0.1))
+        t2 = np.array(fu.fusion_times(L, lf, S, s, 1, 0.1, tau=tau))
+        assert np.allclose(t2, tau * t1, rtol=1e-10)
+
+
+def test_logistic_with_tau_against_solve_ivp():
+    # τẆ = 2W(Σ_yx − σ²W) integrated numerically at τ = 3, non-whitened (σ² = 4)
+    tau, drive, var, w0 = 3.0, 4.0, 4.0, 1e-4
+    t = np.linspace(0.0, 10.0, 21)
+    sol = solve_ivp(lambda _t, w: 2 * w * (drive - var * w) / tau, (0, 10), [w0], t_eval=t,
+                    rtol=1e-11, atol=1e-14)
+    assert np.allclose(fu.logistic_weight(t, drive / var, w0, drive, tau=tau), sol.y[0], atol=1e-8)
+    th = fu.logistic_half_time(drive / var, w0, drive, tau=tau)
+    assert np.isclose(fu.logistic_weight(th, drive / var, w0, drive, tau=tau), drive / var / 2)
