@@ -7,6 +7,10 @@
 - ``CITATION.cff`` is valid Citation File Format 1.2.0 (checked against the schema below).
 - The book is configured to work offline and to be run by readers: MathJax served locally,
   repository and launch buttons, and the reference pages in the table of contents.
+- The Edition 1 reader standard, from the notebooks: the "In this chapter" opening box with its
+  four items, the closing sections in order (Exercises, Summary linking to theorems, References,
+  Cite this chapter), no drafting text (spec, issue #, session, "we could not", "not available
+  to us") on any page, and at most 150 visible code lines of at most 88 characters.
 
 A chapter that lacks an exercise or the cite block FAILS here (it is not skipped).
 The built pages are checked in ``tests/browser`` after the build.
@@ -29,7 +33,15 @@ BOOK_AUTHOR = "The Solvable Learning Dynamics authors"
 
 
 def load_cff() -> dict:
-    return yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    """CITATION.cff as the CFF tools read it: YAML turns an unquoted ``2026-11-23`` into a date,
+    which the format means as the string (its own examples leave dates unquoted)."""
+    def strings(value):
+        if isinstance(value, dict):
+            return {k: strings(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [strings(v) for v in value]
+        return value.isoformat() if hasattr(value, "isoformat") else value
+    return strings(yaml.safe_load((ROOT / "CITATION.cff").read_text()))
 
 
 def markdown_of(path: Path) -> str:
@@ -162,6 +174,243 @@ def check_cite_block(text: str, nn: int, cff: dict) -> list[str]:
         problems.append("after the BibTeX block, ask readers to also cite the original paper(s) "
                         "with {cite}`...`")
     return problems
+
+
+# ---------------------------------------------------------------------------------------------
+# The Edition 1 reader standard, read from the notebooks (no build): an opening box, a summary
+# linking to the theorems, the closing sections in order, no drafting text, short visible code.
+OPENING_ITEMS = ("You will learn", "Builds on", "Install", "Run time")
+CLOSING_ORDER = ("Exercises", "Summary", "References", "Cite this chapter")
+MAX_CODE_LINES = 150
+MAX_LINE_CHARS = 88
+HIDDEN_TAGS = {"remove-input", "remove-cell", "hide-input"}
+#: Words about how a page was written, not about the mathematics (issue 12): a reader cannot
+#: know what "the spec" or "the session" is.
+DRAFTING = [
+    (re.compile(r"\bspecs?\b", re.I), "spec/specs"),
+    (re.compile(r"\bissue\s*#", re.I), "issue #"),
+    (re.compile(r"\bwe could not\b", re.I), "we could not"),
+    (re.compile(r"\bnot available to us\b", re.I), "not available to us"),
+    (re.compile(r"\bsessions?\b", re.I), "session"),
+]
+PAGES = sorted([*(ROOT / "chapters").glob("*.md"), ROOT / "intro.md"])
+
+
+def cells_of(path: Path) -> list[dict]:
+    return json.loads(path.read_text())["cells"]
+
+
+def source_of(cell: dict) -> str:
+    src = cell["source"]
+    return "".join(src) if isinstance(src, list) else src
+
+
+def check_opening(text: str) -> list[str]:
+    """The "In this chapter" box, before the first section, with its four items."""
+    m = re.search(r"^(?P<fence>:{3,}|`{3,})\{admonition\}[ \t]+In this chapter[ \t]*\n"
+                  r"(?P<body>.*?)^(?P=fence)[ \t]*$", text, re.M | re.S)
+    if not m:
+        return ["no opening box ':::{admonition} In this chapter' (with :class: tip)"]
+    problems = []
+    first_section = re.search(r"^## ", text, re.M)
+    if first_section and first_section.start() < m.start():
+        problems.append("the 'In this chapter' box must come before the first section")
+    for item in OPENING_ITEMS:
+        if not re.search(rf"^\s*[-*] \*\*{re.escape(item)}:?\*\*", m.group("body"), re.M):
+            problems.append(f"the 'In this chapter' box has no '- **{item}:**' item")
+    return problems
+
+
+def sections(text: str) -> list[str]:
+    return [t.strip() for t in re.findall(r"^## +(.+?)\s*$", text, re.M)]
+
+
+def section_text(text: str, title: str) -> str | None:
+    m = re.search(rf"^## +{re.escape(title)}\s*$(.*?)(?=^## |\Z)", text, re.M | re.S)
+    return m.group(1) if m else None
+
+
+def check_closing(text: str) -> list[str]:
+    """## Exercises, ## Summary (linking to theorems), ## References, ## Cite this chapter."""
+    problems = []
+    found = sections(text)
+    for title in CLOSING_ORDER:
+        if title not in found:
+            problems.append(f"no '## {title}' section")
+    order = [t for t in found if t in CLOSING_ORDER]
+    if order != [t for t in CLOSING_ORDER if t in found]:
+        problems.append(f"closing sections in the order {order}, expected {list(CLOSING_ORDER)}")
+    summary = section_text(text, "Summary")
+    if summary is not None and "{prf:ref}" not in summary:
+        problems.append("the Summary links to no theorem ({prf:ref}`thm-...`)")
+    return problems
+
+
+def drafting_text(text: str) -> list[str]:
+    found = []
+    for pattern, name in DRAFTING:
+        for m in pattern.finditer(text):
+            context = " ".join(text[max(m.start() - 40, 0):m.end() + 40].split())
+            found.append(f"drafting text ({name}): ...{context}...")
+    return found
+
+
+def page_text_of_notebook(path: Path) -> str:
+    """What a reader can read on the chapter's page: the markdown, the code that is not
+    removed, and the text outputs."""
+    parts = []
+    for cell in cells_of(path):
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        if cell["cell_type"] == "markdown":
+            parts.append(source_of(cell))
+            continue
+        if cell["cell_type"] != "code" or "remove-cell" in tags:
+            continue
+        if "remove-input" not in tags:
+            parts.append(source_of(cell))
+        if "remove-output" in tags:
+            continue
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream":
+                text = out.get("text", "")
+                parts.append("".join(text) if isinstance(text, list) else text)
+            data = out.get("data", {})
+            for mime in ("text/markdown", "text/html", "text/plain"):
+                if mime in data:
+                    value = data[mime]
+                    parts.append("".join(value) if isinstance(value, list) else value)
+                    break
+    return "\n\n".join(parts)
+
+
+def visible_code(path: Path) -> list[str]:
+    """Code lines shown without a click: code cells not tagged remove-input, remove-cell or
+    hide-input, outside the gated solutions ({solution-start} ... {solution-end} dropdowns)."""
+    lines, in_solution = [], False
+    for cell in cells_of(path):
+        src = source_of(cell)
+        if cell["cell_type"] == "markdown":
+            if re.search(r"^(:{3,}|`{3,})\{solution-start\}", src, re.M):
+                in_solution = True
+            if re.search(r"^(:{3,}|`{3,})\{solution-end\}", src, re.M):
+                in_solution = False
+            continue
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        if cell["cell_type"] != "code" or tags & HIDDEN_TAGS or in_solution:
+            continue
+        if src.strip():
+            lines += src.rstrip("\n").split("\n")
+    return lines
+
+
+def check_visible_code(path: Path) -> list[str]:
+    lines = visible_code(path)
+    problems = []
+    if len(lines) > MAX_CODE_LINES:
+        problems.append(f"{len(lines)} visible code lines (at most {MAX_CODE_LINES}; hide "
+                        "plotting, set-up, glue and claim checks: remove-input / hide-input)")
+    long_lines = [line for line in lines if len(line) > MAX_LINE_CHARS]
+    if long_lines:
+        problems.append(f"{len(long_lines)} visible code lines over {MAX_LINE_CHARS} "
+                        f"characters, e.g. {long_lines[0].strip()[:70]!r}")
+    return problems
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_chapter_opens_with_in_this_chapter_box(path):
+    problems = check_opening(markdown_of(path))
+    assert not problems, f"{path.name}:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_chapter_closes_with_exercises_summary_references(path):
+    problems = check_closing(markdown_of(path))
+    assert not problems, f"{path.name}:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.parametrize("path", CHAPTERS + PAGES, ids=[p.stem for p in CHAPTERS + PAGES])
+def test_no_drafting_text(path):
+    text = page_text_of_notebook(path) if path.suffix == ".ipynb" else path.read_text()
+    problems = drafting_text(text)
+    assert not problems, f"{path.name}:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_visible_code_is_short(path):
+    problems = check_visible_code(path)
+    assert not problems, f"{path.name}:\n  " + "\n  ".join(problems)
+
+
+OPENING = """# A title
+
+One paragraph.
+
+:::{admonition} In this chapter
+:class: tip
+- **You will learn:** something.
+- **Builds on:** {doc}`01_deep_linear`.
+- **Install:** `pip install -r requirements.txt`; runs on a CPU.
+- **Run time:** about 10 s on a 2-core laptop.
+:::
+
+## Setup
+
+## Exercises
+
+## Summary
+
+- A result ({prf:ref}`thm-ch07-a`).
+
+## References
+
+## Cite this chapter
+"""
+
+
+def test_reader_standard_checks_accept_the_briefing_format():
+    assert check_opening(OPENING) == []
+    assert check_closing(OPENING) == []
+    assert drafting_text(OPENING) == []
+
+
+@pytest.mark.parametrize("broken, check, message", [
+    (OPENING.replace("In this chapter", "Overview"), check_opening, "no opening box"),
+    (OPENING.replace("- **Run time:** about 10 s on a 2-core laptop.\n", ""), check_opening,
+     "'- **Run time:**'"),
+    (OPENING.replace("One paragraph.", "## Intro"), check_opening, "before the first section"),
+    (OPENING.replace("## Summary", "## Recap"), check_closing, "no '## Summary'"),
+    (OPENING.replace("({prf:ref}`thm-ch07-a`)", ""), check_closing, "links to no theorem"),
+    (OPENING.replace("## Exercises\n\n## Summary", "## Summary\n\n## Exercises"), check_closing,
+     "in the order"),
+    (OPENING + "\nThe spec of this chapter says so.", drafting_text, "spec/specs"),
+    (OPENING + "\nWe could not re-run it here.", drafting_text, "we could not"),
+    (OPENING + "\nThe full text was not available to us.", drafting_text, "not available"),
+    (OPENING + "\nSee issue #12.", drafting_text, "issue #"),
+    (OPENING + "\nIn an earlier session.", drafting_text, "session"),
+])
+def test_reader_standard_checks_catch(broken, check, message):
+    problems = check(broken)
+    assert any(message in p for p in problems), problems
+
+
+def test_visible_code_count(tmp_path):
+    def cell(kind, src, tags=()):
+        return {"cell_type": kind, "source": src, "metadata": {"tags": list(tags)},
+                **({"outputs": []} if kind == "code" else {})}
+    nb = {"cells": [
+        cell("code", "a = 1\nb = 2\n"),
+        cell("code", "plot()\n", ["remove-input"]),
+        cell("code", "setup()\n", ["hide-input"]),
+        cell("code", "x" * 89),
+        cell("markdown", "```{solution-start} ex-ch07-one\n:class: dropdown\n```\n"),
+        cell("code", "solution = 3\n"),
+        cell("markdown", "```{solution-end}\n```\n"),
+        cell("code", "c = 3"),
+    ], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path = tmp_path / "07_x.ipynb"
+    path.write_text(json.dumps(nb))
+    assert visible_code(path) == ["a = 1", "b = 2", "x" * 89, "c = 3"]
+    assert any("over 88 characters" in p for p in check_visible_code(path))
 
 
 # ---------------------------------------------------------------------------------------------
