@@ -352,7 +352,7 @@ def ocs_mode_strength(Y):
     Write ``Y = Y_c + 1ȳᵀ``. If every item has the same overlap ``y_μ·ȳ`` (so ``Y_c ȳ = 0``),
     ``(1/√P, ȳ/‖ȳ‖)`` is a singular pair of ``Y`` with
 
-    .. math:: \\sigma_0 = \\sqrt{P}\\,\\lVert\\bar y\\rVert ,
+    .. math:: \\kappa_0 = \\sqrt{P}\\,\\lVert\\bar y\\rVert ,
 
     and the mode's output for every item is ``ȳ``: the OCS. Chapter 6, Theorem ``thm-ch06-onehot``.
 
@@ -379,7 +379,7 @@ def ocs_learned_first(Y):
 
     The other singular values of ``Y`` are those of ``Y_c = Y − 1ȳᵀ``; from a small balanced
     init the strongest mode is learned first (Chapter 1), so the OCS comes first iff
-    ``√P‖ȳ‖ > σ₁(Y_c)``. Chapter 6, Theorem ``thm-ch06-onehot``.
+    ``√P‖ȳ‖ > κ₁(Y_c)``. Chapter 6, Theorem ``thm-ch06-onehot``.
 
     Parameters
     ----------
@@ -392,7 +392,7 @@ def ocs_learned_first(Y):
     Raises
     ------
     ValueError
-        As :func:`ocs_mode_strength`, and on a tie ``|√P‖ȳ‖ − σ₁(Y_c)| ≤ 10⁻⁹ √P‖ȳ‖`` (then the
+        As :func:`ocs_mode_strength`, and on a tie ``|√P‖ȳ‖ − κ₁(Y_c)| ≤ 10⁻⁹ √P‖ȳ‖`` (then the
         two modes are learned at the same time and "first" is undefined).
     """
     Y, ybar, s0 = _ocs_mode(Y)
@@ -451,7 +451,7 @@ def rates(Y_hat, Y, theta=0.5):
 
     ``TNR = #(y = 0 and ŷ ≤ θ) / #(y = 0)``, ``TPR = #(y = 1 and ŷ > θ) / #(y = 1)``, counted over
     every item and output unit. An output exactly at ``θ`` is a negative. Chapter 6,
-    Definition ``thm-ch06-rates``.
+    Setup (``sec-ch06-setup``) and Theorem ``thm-ch06-tnr``.
 
     Parameters
     ----------
@@ -535,11 +535,11 @@ def decoupled_outputs(t, Y, b0, u0, tau=1.0):
     """Outputs of a two-layer net with an output bias on centred whitened item inputs.
 
     Inputs ``x_μ`` are centred and whitened (``Σ_xx = I``, ``E[x] = 0``) and span the centred
-    items, weights start balanced and decoupled with every mode at ``u₀``. With ``Y_c = Σ_α σ_α
-    p_α q_αᵀ`` (item-space SVD), the whitened mode strengths are ``s_α = σ_α/√P`` and
+    items, weights start balanced and decoupled with every mode at ``u₀``. With ``Y_c = Σ_α κ_α
+    p_α q_αᵀ`` (item-space SVD), the whitened mode strengths are ``s_α = κ_α/√P`` and
 
     .. math:: \\hat Y(t) = \\mathbf 1\\, b_2(t)^\\top + \\sum_\\alpha \\frac{u(t; s_\\alpha, u_0)}{s_\\alpha}\\,
-              \\sigma_\\alpha p_\\alpha q_\\alpha^\\top ,
+              \\kappa_\\alpha p_\\alpha q_\\alpha^\\top ,
 
     with ``b₂(t)`` from :func:`bias_trajectory` and ``u`` from Chapter 1's sigmoid. Chapter 6,
     Theorem ``thm-ch06-tnr``.
