@@ -7,6 +7,8 @@
   launch buttons for this repository.
 - Every numbered figure a chapter declares is on its page as an image.
 - The status page lists every chapter's execution time and the software versions.
+- Citations are author-year and unambiguous: each in-text label ("Zhang et al., 2024a") points
+  to exactly one bibliography entry, which carries the same label, and no two entries share one.
 """
 from __future__ import annotations
 
@@ -123,3 +125,79 @@ def test_chapter_page_shows_every_figure(page, html_dir):
         if not figure or "<img" not in figure.group(1):
             missing.append(name)
     assert not missing, f"{page}: figures declared but not shown: {missing}"
+
+
+CITATION_SPAN = re.compile(r'<span class="bibtex-citation"[^>]*>(.*?)</span>', re.S)
+CITATION_LINK = re.compile(r'<a class="reference internal" href="([^"]*bibliography\.html)#([^"]+)"'
+                           r'[^>]*>(.*?)</a>', re.S)
+BIB_ENTRY = re.compile(r'<div class="citation" id="([^"]+)"[^>]*>\s*<span class="label">'
+                       r'(.*?)</span>\s*</span>', re.S)
+YEAR_ONLY = re.compile(r"^(\d{4}[a-z]?|n\.d\.)$")
+
+
+def _text(html: str) -> str:
+    import html as html_lib
+    return " ".join(html_lib.unescape(re.sub(r"<[^>]+>", "", html)).split())
+
+
+def in_text_citations(text: str) -> list[tuple[str, str]]:
+    """(label, bibliography anchor) of every in-text citation of a page. A textual citation
+    links only its year ("Zhang et al. [2024a]"): its author part is the text before the link."""
+    found = []
+    for span in CITATION_SPAN.finditer(text):
+        body, pos = span.group(1), 0
+        for link in CITATION_LINK.finditer(body):
+            shown = _text(link.group(3))
+            if YEAR_ONLY.match(shown):
+                author = _text(body[pos:link.start()]).strip(" [],;")
+                shown = f"{author}, {shown}"
+            found.append((shown, link.group(2)))
+            pos = link.end()
+    return found
+
+
+def bibliography_labels(text: str) -> dict[str, str]:
+    """Anchor -> label of each entry of the bibliography page."""
+    return {m.group(1): _text(m.group(2)).strip("[]") for m in BIB_ENTRY.finditer(text)}
+
+
+def test_citations_resolve_to_one_entry_each(html_dir):
+    bib = bibliography_labels(_read(html_dir, "chapters/bibliography.html"))
+    assert bib, "the bibliography page lists no entries"
+    problems = []
+    labels = list(bib.values())
+    for label in sorted({x for x in labels if labels.count(x) > 1}):
+        problems.append(f"two bibliography entries share the label {label!r} (needs a/b)")
+    for label in labels:
+        if not re.search(r", (\d{4}[a-z]?|n\.d\.)$", label):
+            problems.append(f"bibliography label {label!r} is not author-year")
+    targets: dict[str, set] = {}
+    for page in built_pages(html_dir):
+        for label, anchor in in_text_citations(_read(html_dir, page)):
+            targets.setdefault(label, set()).add(anchor)
+            if anchor not in bib:
+                problems.append(f"{page}: citation {label!r} points at no bibliography entry")
+            elif bib[anchor] != label:
+                problems.append(f"{page}: citation {label!r} points at the entry {bib[anchor]!r}")
+    for label, anchors in targets.items():
+        if len(anchors) > 1:
+            problems.append(f"the in-text label {label!r} stands for {len(anchors)} entries: "
+                            + ", ".join(bib.get(a, a) for a in sorted(anchors)))
+    assert targets, "no in-text citation found on any page"
+    assert not problems, "\n".join(problems)
+
+
+def test_citation_parsing():
+    page = ('<span class="bibtex-citation" id="i1">Zhang <em>et al.</em> [<a class="reference '
+            'internal" href="bibliography.html#id4" title="t">2024a</a>]</span> and '
+            '<span class="bibtex-citation" id="i2">[<a class="reference internal" '
+            'href="bibliography.html#id5" title="t">Baldi and Hornik, 1989</a>, <a class='
+            '"reference internal" href="bibliography.html#id6">Saxe <em>et al.</em>, 2014</a>]'
+            '</span>')
+    assert in_text_citations(page) == [("Zhang et al., 2024a", "id4"),
+                                       ("Baldi and Hornik, 1989", "id5"),
+                                       ("Saxe et al., 2014", "id6")]
+    entry = ('<div class="citation" id="id4" role="listitem"><span class="label"><span '
+             'class="fn-bracket">[</span>Zhang et al., 2024a<span class="fn-bracket">]</span>'
+             '</span><p>Ruiqi Zhang ...</p></div>')
+    assert bibliography_labels(entry) == {"id4": "Zhang et al., 2024a"}
