@@ -66,8 +66,13 @@ def book_label_role(name, rawtext, text, lineno, inliner, options=None, content=
     return [book_label(text, text, target=text)], []
 
 
+# "Theorem ``thm-...``": the link already reads "Theorem 1.4", so the word is dropped.
+KIND_RE = re.compile(r"\b(?:Theorem|Lemma|Proposition|Corollary|Definition|Remark)\s+(?=``(?:thm|prop|lem|cor|def|rem)-)")
+
+
 def link_labels(app, what, name, obj, options, lines):
     for i, line in enumerate(lines):
+        line = KIND_RE.sub("", line)
         lines[i] = LABEL_RE.sub(lambda m: f":sld-label:`{m.group(1)}`", line)
 
 

@@ -3,7 +3,8 @@
 1. ``cite-chapter`` directive: the "Cite this chapter" BibTeX entry of a chapter, built from
    CITATION.cff (version, release date, DOI once there is one) and the chapter's own number and
    title. No chapter holds a copy of the version to edit by hand.
-2. The theme's "Open issue" button, and a "Report an error" line at the end of every chapter,
+2. A "whole book (PDF)" entry in every page's download menu (tools/pdf.sh writes the file).
+3. The theme's "Open issue" button, and a "Report an error" line at the end of every chapter,
    open the erratum form (.github/ISSUE_TEMPLATE/erratum.yml) with the page and the version
    filled in, instead of an issue whose body reads "Your issue content here."
 """
@@ -102,8 +103,23 @@ def _retarget(buttons, url):
             _retarget(button.get("buttons", []), url)
 
 
+def _add_pdf(buttons, url) -> bool:
+    for button in buttons:
+        if isinstance(button, dict) and button.get("label") == "download-buttons":
+            button.setdefault("buttons", []).append({
+                "type": "link", "url": url, "text": ".pdf (whole book)",
+                "tooltip": "Download the whole book as one PDF", "icon": "fas fa-file-pdf",
+                "label": "download-book-pdf-button"})
+            return True
+    return False
+
+
 def issue_button(app, pagename, templatename, context, doctree):
-    _retarget(context.get("header_buttons", []), erratum_url(pagename))
+    buttons = context.get("header_buttons", [])
+    _retarget(buttons, erratum_url(pagename))
+    # tools/pdf.sh puts the whole book at _static/book.pdf of the website
+    if "pathto" in context:
+        _add_pdf(buttons, context["pathto"]("_static/book.pdf", 1))
 
 
 def setup(app):
