@@ -426,7 +426,8 @@ def deep_chain_half_times(lr: float = DEEP_LR, s: float = 1.0, u0: float = DEEP_
     depths = np.array(depths)
     net = ScalarChains(depths)
     data = sim.Moments(np.eye(1), np.array([[s]]), s**2)
-    p0 = {"a": np.where(net._mask, (u0 ** (1.0 / depths))[:, None], 1.0)}
+    # every factor a_i = u₀^{1/L} (entries past a chain's depth are padding, ignored by the model)
+    p0 = {"a": np.repeat((u0 ** (1.0 / depths))[:, None], net.n_max, axis=1)}
     steps = np.arange(0, int(round(DEEP_T / lr)) + 1, 2)
     u = sim.train_gd(net, p0, data, lr, steps=steps, record=lambda p: {"u": net.product(p)})["u"]
     if np.any(u[-1] < s / 2):
