@@ -441,8 +441,8 @@ def deep_chain_half_times(lr: float = DEEP_LR, s: float = 1.0, u0: float = DEEP_
        "GD on balanced scalar chains of L = 1…64 factors reaches u = s/2 at the deep-chain time, "
        "within 0.5%.",
        tol=5e-3, ref="thm-ch01-deep",
-       tol_reason="relative error O(η) (η = 4e-3): measured 2.0e-3 at L = 1 (≈ η/2, the Euler lag of "
-                  "linear regression) and ≤ 1.4e-3 for L ≥ 2")
+       tol_reason="relative error O(η) (η = 4e-3): measured 2.0e-3 at L = 1 (η/2: GD's (1 − η)^k runs "
+                  "ahead of e^{−ηk} in linear regression) and ≤ 1.4e-3 for L ≥ 2")
 def _deep_gd():
     depths, t_sim = deep_chain_half_times()
     t_th = dl.deep_learning_time(1.0, DEEP_U0, 0.5, depths)
