@@ -2,6 +2,7 @@
 # Preview ONE chapter as a reader sees it, quickly, without building the whole book:
 #
 #   bash tools/preview.sh 01            # or 1, or 01_deep_linear
+#   bash tools/preview.sh claims        # a reference page (chapters/claims.md), chapters as stubs
 #
 # 1. copies the checkout (configuration, _ext, _static, intro.md, references.bib, ... but not the
 #    other notebooks, .git, venvs or builds) and chapters/NN_*.ipynb into /tmp/preview_NN/book, with a table of contents of intro + that
@@ -21,6 +22,9 @@
 # chapter twice waits for the first). Exit status: that of the build (1 if the page was not
 # produced, e.g. the notebook raised); the report itself never fails.
 set -euo pipefail
+# The whole script is one block that bash reads before running it, so that an edit of this
+# file while a preview runs cannot break the running preview.
+{
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 [ $# -ge 1 ] || { echo "usage: bash tools/preview.sh NN" >&2; exit 2; }
@@ -30,10 +34,17 @@ case $arg in
   *) nn=${arg:0:2} ;;
 esac
 shopt -s nullglob
-matches=(chapters/${nn}_*.ipynb)
-[ ${#matches[@]} -eq 1 ] || { echo "no single chapters/${nn}_*.ipynb (found: ${matches[*]:-none})" >&2; exit 2; }
-nb=${matches[0]}
-doc=${nb%.ipynb}
+if [[ $nn =~ ^[0-9][0-9]$ ]]; then
+  matches=(chapters/${nn}_*.ipynb)
+  [ ${#matches[@]} -eq 1 ] || { echo "no single chapters/${nn}_*.ipynb (found: ${matches[*]:-none})" >&2; exit 2; }
+  nb=${matches[0]}
+else
+  # a reference page instead of a chapter: bash tools/preview.sh claims (chapters/claims.md)
+  nn=${arg%.md}; nn=${nn#chapters/}
+  nb=chapters/$nn.md
+  [ -f "$nb" ] || { echo "no chapters/$nn.md" >&2; exit 2; }
+fi
+doc=${nb%.*}
 PY="$ROOT/.venv/bin/python"
 JB="$ROOT/.venv/bin/jupyter-book"
 OUT=/tmp/preview_$nn
@@ -53,8 +64,7 @@ tar -c --exclude=./.git --exclude='./.venv*' --exclude=./_build --exclude=./node
     --exclude='./chapters/*' --exclude='./benchmarks' --exclude='./_toc.yml' . \
   | tar -x -C "$OUT/book"
 mkdir -p "$OUT/book/chapters"
-cp "$nb" "$OUT/book/$nb"
-cp chapters/bibliography.md "$OUT/book/chapters/"
+cp "$nb" chapters/bibliography.md "$OUT/book/chapters/"
 
 # stubs for the other chapters and reference pages, and the table of contents
 "$PY" - "$OUT/book" "$doc" <<'EOF'
@@ -79,6 +89,9 @@ for p in chapters:
 refs = []
 for name in ("run_it_yourself", "claims", "status"):
     src = Path(f"chapters/{name}.md")
+    if f"chapters/{name}" == doc:
+        refs.append(f"      - file: chapters/{name}")
+        continue
     m = re.search(r"^# .+$", src.read_text(), re.M) if src.exists() else None
     head = m.group(0) if m else f"# {name}"
     (book / f"chapters/{name}.md").write_text(f"{head}\n\n(Not built in this preview.)\n")
@@ -109,3 +122,4 @@ sed 's/^/   /' "$OUT/warnings.txt" | head -30
 "$PY" tests/browser/preview.py "$OUT/_build/html" "$page" --shots "$OUT/shots"
 echo "preview finished in $(( $(date +%s) - start )) s"
 exit $status
+}
