@@ -17,6 +17,17 @@ TIME = "time $t/\\tau$"
 GREY = dict(color="0.55", ls=":", lw=1)
 
 
+def _thin(t, n=600):
+    """Indices of at most about ``n`` points spread evenly in ``log t`` (and the first point)."""
+    t = np.asarray(t)
+    if len(t) <= n:
+        return np.arange(len(t))
+    pos = t > 0
+    grid = np.geomspace(t[pos][0], t[-1], n)
+    idx = np.unique(np.searchsorted(t, grid).clip(0, len(t) - 1))
+    return np.concatenate([[0], idx]) if not pos[0] else idx
+
+
 def _levels(ax, levels):
     for lv in levels:
         ax.axhline(lv, **GREY)
@@ -47,17 +58,19 @@ def separate(t, loss, levels, v, align, curves, events, member):
     use_style()
     fig, axs = plt.subplots(1, 3, figsize=(FULL_WIDTH, 2.9))
     ax = axs[0]
+    i = _thin(t)
     for e in range(loss.shape[1]):
-        ax.plot(t, loss[:, e], lw=1.8, alpha=0.6)
+        ax.plot(t[i], loss[i, e], lw=1.8, alpha=0.6)
     _levels(ax, levels)
     ax.set(xscale="log", xlim=(50, t[-1]), xlabel=TIME, ylabel="$\\mathcal{L}$", title="(a) loss, six runs")
     heads = [(d, h) for (e, d, h, i0, i1) in events if e == member]
     for (e, d, h, tt, th) in curves:
         if e == member:
-            axs[1].plot(tt, th, color=f"C{d}", **THEORY)
+            j = _thin(tt, 300)
+            axs[1].plot(tt[j], th[j], color=f"C{d}", **THEORY)
     for d, h in heads:
-        axs[1].plot(t, v[:, member, h], color=f"C{d}", lw=2.2, alpha=0.55, label=f"$\\mathbf{{e}}_{d + 1}$")
-        axs[2].plot(t, align[:, member, h, d], color=f"C{d}")
+        axs[1].plot(t[i], v[i, member, h], color=f"C{d}", lw=2.2, alpha=0.55, label=f"$\\mathbf{{e}}_{d + 1}$")
+        axs[2].plot(t[i], align[i, member, h, d], color=f"C{d}")
     axs[1].set(xscale="log", xlim=(50, t[-1]), xlabel=TIME, ylabel="$|v_i|$", title="(b) head strengths")
     axs[1].legend(loc="upper left", fontsize=9, title="head learning", title_fontsize=9)
     axs[2].set(xscale="log", xlim=(50, t[-1]), ylim=(0, 1.05), xlabel=TIME,
@@ -72,8 +85,9 @@ def two_inits(t, loss_bal, loss_code, levels, steps_per_tau):
     fig, axs = plt.subplots(1, 2, figsize=(FULL_WIDTH, 3.0), sharey=True)
     for ax, loss, title in ((axs[0], loss_bal, "balanced, $\\varepsilon = 0.01$"),
                             (axs[1], loss_code, "the authors' initialisation")):
+        i = _thin(t)
         for e in range(loss.shape[1]):
-            ax.plot(t, loss[:, e], lw=1.8, alpha=0.6)
+            ax.plot(t[i], loss[i, e], lw=1.8, alpha=0.6)
         _levels(ax, levels)
         ax.set(xscale="log", xlim=(30, t[-1]), xlabel=TIME, title=title)
         sec = ax.secondary_xaxis("top", functions=(lambda x: x * steps_per_tau, lambda k: k / steps_per_tau))
@@ -112,8 +126,9 @@ def finite_sample(dm, df):
     ax.plot(dm["t"], dm["test"], color="k", lw=1, ls="-.", label="population loss")
     ax.set(xlabel=TIME, ylabel="$\\mathcal{L}$", title="merged, $\\Lambda = I$")
     ax.legend(loc="upper right", fontsize=9)
-    ax2.plot(df["t"], df["train"], lw=2.2, alpha=0.6, label="training")
-    ax2.plot(df["t"], df["test"], color="k", lw=1, ls="-.", label="population loss")
+    i = _thin(df["t"])
+    ax2.plot(df["t"][i], df["train"][i], lw=2.2, alpha=0.6, label="training")
+    ax2.plot(df["t"][i], df["test"][i], color="k", lw=1, ls="-.", label="population loss")
     _levels(ax2, df["levels"])
     ax2.set(xscale="log", xlim=(50, df["t"][-1]), xlabel=TIME, title="separate")
     ax2.legend(loc="lower left", fontsize=9)
