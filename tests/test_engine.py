@@ -258,3 +258,44 @@ def test_divergence_message_mentions_tau():
     p = {"W1": np.array([[[1.0]]]), "W2": np.array([[[1.0]]])}
     with pytest.raises(sim.DivergenceError, match=r"τ = 0.5.*lr/τ = 4"):
         sim.train_gd(net, p, data, 2.0, steps=[200], tau=0.5)
+
+
+class _NoBound:
+    """DeepLinear without a stability bound (the message must still be worded)."""
+
+    def __init__(self, widths):
+        self._net = sim.DeepLinear(widths)
+
+    def loss(self, p, d):
+        return self._net.loss(p, d)
+
+    def grad(self, p, d):
+        return self._net.grad(p, d)
+
+
+class _BrokenBound(_NoBound):
+    def stability_bound(self, d):
+        raise RuntimeError("no bound here")
+
+
+@pytest.mark.parametrize("model", [_NoBound((1, 1, 1)), _BrokenBound((1, 1, 1))])
+def test_divergence_message_without_a_usable_bound(model):
+    data = sim.Moments(np.eye(1), np.array([[2.0]]), 4.0)
+    p = {"W1": np.array([[[1.0]]]), "W2": np.array([[[1.0]]])}
+    with pytest.raises(sim.DivergenceError) as err:
+        sim.train_gd(model, p, data, 2.0, steps=[200])
+    msg = str(err.value)
+    assert "lr = 2" in msg and "stability bound" not in msg and "τ =" not in msg
+
+
+def test_divergence_message_omits_an_infinite_bound_and_tau_one():
+    data = sim.Moments(np.eye(1), np.array([[0.0]]), 0.0)  # Σ_yx = 0: bound 2/λ_max = inf
+    net = sim.DeepLinear((1, 1, 1))
+    assert net.stability_bound(data) == np.inf
+    p = {"W1": np.array([[[3.0]]]), "W2": np.array([[[3.0]]])}
+    with pytest.raises(sim.DivergenceError) as err:
+        sim.train_gd(net, p, data, 1.0, steps=[200])
+    assert "stability bound" not in str(err.value) and "τ =" not in str(err.value)
+    with pytest.raises(sim.DivergenceError) as err:
+        sim.train_gd(net, p, data, 2.0, steps=[200], tau=2.0)
+    assert "τ = 2" in str(err.value)

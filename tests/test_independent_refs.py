@@ -272,3 +272,14 @@ def test_head_ode_rhs_and_head_time_against_a_numeric_flow(lam, tr, N):
     assert la.head_time(target, v0, lam, tr, N, tau) == pytest.approx(t_num, rel=1e-8)
     assert float(la.head_strength(t_num, v0, lam, tr, N, tau)) == pytest.approx(target, rel=1e-9)
     assert abs(float(la.head_ode_rhs(vs, lam, tr, N))) < 1e-12  # v* is the fixed point
+
+
+def test_mode_strength_expr_solves_the_mode_ode_and_matches_the_numeric_form():
+    import sympy as sp
+
+    expr, (t, s, u0, tau) = dl.mode_strength_expr()
+    assert sp.simplify(tau * sp.diff(expr, t) - 2 * expr * (s - expr)) == 0
+    assert sp.simplify(expr.subs(t, 0) - u0) == 0
+    f = sp.lambdify((t, s, u0, tau), expr, "numpy")
+    for args in [(0.7, 2.0, 0.01, 1.0), (3.0, 1.5, 0.2, 2.5), (0.4, 1.0, 3.0, 0.5)]:
+        assert f(*args) == pytest.approx(float(dl.mode_strength(*args)), rel=1e-12)

@@ -212,3 +212,94 @@ def test_matrix_validators():
     with pytest.raises(ValueError, match="is below"):
         v.fitted_part_below("total", 1.0, 2.0)
     v.fitted_part_below("total", 1.0, 1.0 + 1e-12)  # round-off is not an inconsistency
+
+
+# ---------------------------------------------------------------- every message of deep_linear and engine
+# One row per check: the message must start with the argument's name (or state the condition),
+# so that a check that names the wrong argument, or none, fails here.
+
+_DL = dict(t=1.0, s=1.0, u0=0.1, tau=1.0)
+_LIN = linear.DeepLinear((2, 2))
+_P = {"W1": np.full((2, 2, 2), 0.1)}
+_M = data.aligned_moments([1.0], 2, 2)[0]
+
+MESSAGES = [
+    (lambda: dl.mode_strength(1.0, -1.0, 0.1), r"^s must be positive"),
+    (lambda: dl.mode_strength(1.0, 1.0, -0.1), r"^u0 must be positive"),
+    (lambda: dl.mode_strength(1.0, 1.0, 0.1, tau=0), r"^tau must be positive"),
+    (lambda: dl.mode_strength(inf, 1.0, 0.1), r"^t must be finite"),
+    (lambda: dl.mode_strength([1.0, 2.0], 1.0, 0.1, tau=[1.0, 2.0, 3.0]), r"t \(2,\), s \(\), u0 \(\), tau \(3,\)"),
+    (lambda: dl.mode_strength(1.0, [1.0, 2.0], [0.1, 0.2, 0.3]), r"s \(2,\), u0 \(3,\)"),
+    (lambda: dl.mode_strength(-1.0, 1.0, 2.0), r"^t is before the pole"),
+    (lambda: dl.learning_time(-1.0, 0.1, 0.5), r"^s must be positive"),
+    (lambda: dl.learning_time(1.0, -0.1, 0.5), r"^u0 must be positive"),
+    (lambda: dl.learning_time(1.0, 0.1, -0.5), r"^u must be positive"),
+    (lambda: dl.learning_time(1.0, 0.1, 0.5, tau=-1), r"^tau must be positive"),
+    (lambda: dl.learning_time([1.0, 2.0], [0.1, 0.2, 0.3], 0.5), r"s \(2,\), u0 \(3,\), u \(\), tau \(\)"),
+    (lambda: dl.learning_time(1.0, 0.1, 1.0), r"^u0 and u must lie strictly on the same side of s"),
+    (lambda: dl.learning_time(1.0, 0.5, 0.2), r"^u must lie between u0 and s"),
+    (lambda: dl.half_learning_time(-1.0, 0.1), r"^s must be positive"),
+    (lambda: dl.half_learning_time(1.0, -0.1), r"^u0 must be positive"),
+    (lambda: dl.half_learning_time(1.0, 0.6), r"^the half-learning time needs u0 < s/2"),
+    (lambda: dl.gd_first_order_error(1.0, -1.0, 0.1), r"^s must be positive"),
+    (lambda: dl.gd_first_order_error(1.0, 1.0, -0.1), r"^u0 must be positive"),
+    (lambda: dl.gd_first_order_error(nan, 1.0, 0.1), r"^t must be finite"),
+    (lambda: dl.gd_first_order_error(-1.0, 1.0, 0.1), r"^t must be non-negative"),
+    (lambda: dl.unbalanced_limit(-1.0, 1.0, 1.0), r"^s must be positive"),
+    (lambda: dl.unbalanced_limit(1.0, nan, 1.0), r"^a0 and b0 must be finite"),
+    (lambda: dl.unbalanced_limit(1.0, 1.0, inf), r"^a0 and b0 must be finite"),
+    (lambda: dl.unbalanced_limit(1.0, [1.0, 2.0], [1.0, 2.0, 3.0]), r"s \(\), a0 \(2,\), b0 \(3,\)"),
+    (lambda: dl.deep_learning_time(-1.0, 0.1, 0.5, 3), r"^s must be positive"),
+    (lambda: dl.deep_learning_time(1.0, -0.1, 0.5, 3), r"^u0 must be positive"),
+    (lambda: dl.deep_learning_time(1.0, 0.1, -0.5, 3), r"^u must be positive"),
+    (lambda: dl.deep_learning_time(1.0, 0.1, 0.5, 3, tau=0.0), r"^tau must be positive"),
+    (lambda: dl.deep_learning_time(1.0, 0.1, 0.5, 0), r"^n_weights entries must be ≥ 1"),
+    (lambda: dl.deep_learning_time(1.0, 0.1, 0.5, [2, 3, 4], tau=[1.0, 2.0]), r"n_weights \(3,\), tau \(2,\)"),
+    (lambda: dl.deep_learning_time(1.0, 0.1, 1.5, 3), r"^need 0 < u0 < s and 0 < u < s"),
+    (lambda: dl.deep_learning_time(1.0, 1.5, 0.5, 3), r"^need 0 < u0 < s and 0 < u < s"),
+    # engine
+    (lambda: engine.train_gd(_LIN, {}, _M, 0.1, steps=[1]), r"^params is empty"),
+    (lambda: engine.train_gd(_LIN, {"W1": 1.0}, _M, 0.1, steps=[1]), r"^parameter 'W1' needs a leading ensemble axis"),
+    (lambda: engine.train_gd(_LIN, {"W1": np.full((1, 2, 2), nan)}, _M, 0.1, steps=[1]), r"^parameter 'W1' has non-finite"),
+    (lambda: engine.train_gd(_LIN, _P, _M, 0.1, steps=[1], rates={"W2": 1.0}), r"^rates given for unknown parameters \['W2'\]"),
+    (lambda: engine.train_gd(_LIN, _P, _M, 0.1, steps=[1], rates={"W1": [1.0, 2.0, 3.0]}), r"^rate of 'W1' must be a scalar or have shape \(2,\)"),
+    (lambda: engine.train_gd(_LIN, _P, _M, 0.1, steps=[1], rates={"W1": [1.0, -2.0]}), r"^rate of 'W1' must be positive and finite"),
+    (lambda: engine.train_gd(_LIN, _P, _M, 0.1, steps=[1], rates={"W1": inf}), r"^rate of 'W1' must be positive and finite"),
+    (lambda: engine.train_gd(_LIN, _P, _M, [0.1, 0.2, 0.3], steps=[1]), r"^lr must be a scalar or have shape \(2,\)"),
+    (lambda: engine.train_gd(_LIN, _P, _M, [0.1, -0.2], steps=[1]), r"^lr must be positive and finite"),
+    (lambda: engine.train_gd(_LIN, _P, _M, nan, steps=[1]), r"^lr must be positive and finite"),
+    (lambda: engine.train_gd(_LIN, _P, _M, [0.1, 0.2], times=[0.1]), r"^recording by `times` needs a scalar lr"),
+    (lambda: engine.train_gd(_LIN, _P, _M, 0.1, times=[0.1], steps=[1]), r"^give exactly one of `times` or `steps`"),
+    (lambda: engine.train_gd(_LIN, _P, _M, 0.1, steps=[-1]), r"^steps must be non-negative integers"),
+    (lambda: engine.train_gd(_LIN, _P, _M, 0.1, steps=[3, 1]), r"^recording times/steps must be non-decreasing"),
+    (lambda: engine.train_gd(_LIN, _P, _M, 0.1, steps=[1], tau=0.0), r"^tau must be positive"),
+    (lambda: engine.train_gd(_LIN, _P, _M, 0.1, steps=[1], check_every=0), r"^check_every must be ≥ 1"),
+    (lambda: engine.train_gd(_LIN, _P, _M, 0.1, steps=[1], blowup=0.0), r"^blowup must be a positive number"),
+    (lambda: engine.steps_for_times([0.1], -0.1), r"^lr must be positive"),
+    (lambda: engine.steps_for_times([0.1], 0.1, tau=-1.0), r"^tau must be positive"),
+    (lambda: engine.steps_for_times([nan], 0.1), r"^times must be finite"),
+    (lambda: engine.steps_for_times([-0.1], 0.1), r"^times must be non-negative"),
+    (lambda: engine.steps_for_times([0.15], 0.1), r"^times must be multiples of lr = 0.1"),
+    (lambda: engine.integrate_flow(_LIN, _P, _M, [0.0, 1.0], tau=-1.0), r"^tau must be positive"),
+    (lambda: engine.integrate_flow(_LIN, _P, _M, [0.0, 1.0], rtol=-1.0), r"^rtol must be positive"),
+    (lambda: engine.integrate_flow(_LIN, _P, _M, [0.0, 1.0], atol=0.0), r"^atol must be positive"),
+    (lambda: engine.integrate_flow(_LIN, _P, _M, [0.0, nan]), r"^times must be finite"),
+    (lambda: engine.integrate_flow(_LIN, _P, _M, []), r"^times must not be empty"),
+    (lambda: engine.integrate_flow(_LIN, _P, _M, [[0.0, 1.0]]), r"^times must be 1-D"),
+    (lambda: engine.integrate_flow(_LIN, _P, _M, [-1.0, 1.0]), r"^times must be non-negative"),
+    (lambda: engine.integrate_flow(_LIN, _P, _M, [1.0, 0.5]), r"^times must be non-decreasing"),
+    (lambda: engine.integrate_flow(_LIN, _P, _M, [0.0, 1.0], rates={"W1": 0.0}), r"^rate of 'W1' must be positive"),
+]
+
+
+@pytest.mark.parametrize("call, match", MESSAGES, ids=[f"msg{i}" for i in range(len(MESSAGES))])
+def test_each_check_names_its_argument(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_unbalanced_limit_reads_integers_as_floats():
+    # a0 = 4e9 as a Python int: squaring in int64 would overflow
+    a, b = dl.unbalanced_limit(1.0, 4_000_000_000, 1)
+    a_f, b_f = dl.unbalanced_limit(1.0, 4e9, 1.0)
+    assert a == a_f and b == b_f and np.isfinite(a)

@@ -117,9 +117,7 @@ def steps_for_times(times, lr, tau=1.0):
     """
     lr = _v.positive_scalar("lr", lr)
     tau = _v.positive_scalar("tau", tau)
-    times = np.atleast_1d(_v.times("times", times, allow_empty=True))
-    if np.any(times < 0):
-        raise ValueError("recording times must be non-negative")
+    times = np.atleast_1d(_v.times("times", times, allow_empty=True))  # finite and ≥ 0
     k = times / lr
     kr = np.rint(k)
     if np.any(np.abs(k - kr) > 1e-6 * np.maximum(1.0, k)):
@@ -322,11 +320,9 @@ def integrate_flow(
     tau = _v.positive_scalar("tau", tau)
     rtol = _v.positive_scalar("rtol", rtol)
     atol = _v.positive_scalar("atol", atol)
-    times = np.atleast_1d(_v.times("times", times))
+    times = np.atleast_1d(_v.times("times", times, nondecreasing=True))  # finite, ≥ 0, sorted
     if times.ndim != 1:
         raise ValueError(f"times must be 1-D; got shape {times.shape}")
-    if np.any(times < 0) or np.any(np.diff(times) < 0):
-        raise ValueError("times must be non-negative and non-decreasing")
     rate = _rates(rates, params, n_ens)
     names = list(params)
     shapes = [params[n].shape for n in names]
