@@ -154,7 +154,7 @@ def residual_drive(sigma, sigma_yx, d_a):
 
 
 def misattribution(sigma, sigma_yx, d_a):
-    """``W_A^uni − w_A* = w_B*ᵀ Σ_BA Σ_A⁻¹`` (the misattribution before Theorem ``thm-ch04-preference``; toy: ``ρ/r``).
+    """``W_A^uni − w_A* = w_B*ᵀ Σ_BA Σ_A⁻¹`` (Theorem ``thm-ch04-ratio``, eq. ``eq-ch04-mis``; toy: ``ρ/r``).
 
     ``w* = Σ_yx Σ⁻¹`` is the full solution; during the unimodal phase modality A also carries
     the part of the target that it can predict through its correlation with B.
@@ -342,7 +342,7 @@ def _scalar_setup(depth, fusion_layer, sigma, sigma_yx, d_a, u0):
 def early_branch_size(u_a, u0, k, fusion_layer):
     """Size ``u_B`` of B's factors when A's factors have size ``u_A`` in the loss-free phase.
 
-    Solution of ``du_B/du_A = k (u_B/u_A)^{L_f−1}`` with ``u_B(u0) = u0`` (Theorem ``thm-ch04-deep``):
+    Solution of ``du_B/du_A = k (u_B/u_A)^{L_f−1}`` with ``u_B(u0) = u0`` (Proposition ``thm-ch04-deep``):
     ``u_B = u0 + k(u_A − u0)`` for ``L_f = 1``, ``u_B = u0 (u_A/u0)^k`` for ``L_f = 2`` and
     ``u_B^{2−L_f} = u0^{2−L_f} + k(u_A^{2−L_f} − u0^{2−L_f})`` otherwise.
     """
@@ -359,7 +359,7 @@ def early_branch_size(u_a, u0, k, fusion_layer):
 
 
 def fusion_times(depth, fusion_layer, sigma, sigma_yx, d_a, u0, tau=1.0):
-    """``(t_A, t_B − t_A)`` for a depth-``L`` network fused at layer ``L_f`` (Theorem ``thm-ch04-deep``).
+    """``(t_A, t_B − t_A)`` for a depth-``L`` network fused at layer ``L_f`` (Proposition ``thm-ch04-deep``).
 
     Aligned rank-one balanced initialisation: every factor of either branch has size ``u0``,
     shared factors ``√2 u0``. With ``k = Σ_yxB/Σ_yxA`` and ``u_B(u)`` from
@@ -435,7 +435,7 @@ def _log_fusion_times(depth, fusion_layer, sigma, sigma_yx, d_a, u0):
 
 
 def fusion_time_ratio(depth, fusion_layer, sigma, sigma_yx, d_a, u0):
-    """``t_B/t_A`` for a depth-``L`` network fused at layer ``L_f`` (Theorem ``thm-ch04-deep``).
+    """``t_B/t_A`` for a depth-``L`` network fused at layer ``L_f`` (Proposition ``thm-ch04-deep``).
 
     ``1 + (t_B − t_A)/t_A`` with the times of :func:`fusion_times`: 1 for early fusion
     (``L_f = 1``, no unimodal phase); increasing in ``L_f``; for ``L_f = L`` it tends to the
