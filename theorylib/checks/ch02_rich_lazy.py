@@ -318,8 +318,8 @@ def _final_readout():
 
 
 @claim("ch02-learning-time", CH, "symbolic",
-       "For an aligned neuron μ̇ = Ω(μ)(s − μ), Ω(μ) = √(δ² + 4κμ²) (κ = η_aη_w): dt/dμ of the closed-form "
-       "learning time equals 1/(Ω(μ)(s − μ)), and at δ = 0, κ = 1 it is (1/2s)ln[μ(s−μ₀)/(μ₀(s−μ))].",
+       "For an aligned neuron the strength u obeys u̇ = Ω(u)(s − u), Ω(u) = √(δ² + 4κu²) (κ = η_aη_w): dt/du of "
+       "the closed-form learning time equals 1/(Ω(u)(s − u)), and at δ = 0, κ = 1 it is (1/2s)ln[u(s−u₀)/(u₀(s−u))].",
        ref="prop-ch02-time")
 def _learning_time():
     T, (mu, mu0, delta, s, kappa) = rl.learning_time_expr()
@@ -651,7 +651,7 @@ def learning_times():
 
 
 @claim("ch02-learning-time-flow", CH, "numeric",
-       "From an aligned start μ₀ = 1e-3 (s = 1), the flow reaches μ = s/2 at the closed-form learning time, "
+       "From an aligned start u₀ = 1e-3 (s = 1), the flow reaches u = s/2 at the closed-form learning time, "
        "for 13 values δ ∈ [−3, 3].",
        tol=1e-10, ref="prop-ch02-time",
        tol_reason="integrator at rtol = 1e-11 on an O(1) quantity; measured 2e-12")
@@ -806,8 +806,8 @@ def balanced_flow():
 
 
 @claim("ch02-balanced-formula", CH, "numeric",
-       "At δ = 0 (η_a = η_w = 1, a₀ > 0): φ(t) = tanh χ and μ(t) = s(cosh 2χ + 1)/(2χ + sinh 2χ + C), "
-       "χ = st + artanh φ₀, agree with solve_ivp for three initial alignments.",
+       "At δ = 0 (η_a = η_w = 1, a₀ > 0): φ(t) = tanh χ and u(t) = a‖w‖ = s(cosh 2χ + 1)/(2χ + sinh 2χ + C), "
+       "χ = st + artanh φ₀ and C fixed by u(0), agree with solve_ivp for three initial alignments.",
        tol=5e-10, ref="ex-ch02-balanced",
        tol_reason="integrator at rtol = 1e-12; measured 9e-12")
 def _balanced_formula():

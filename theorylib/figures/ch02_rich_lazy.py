@@ -18,9 +18,12 @@ T_LABEL = "time $t$ ($\\tau = 1$)"
 
 
 def _delta_colors(deltas):
+    """Blues for δ < 0, reds for δ > 0 (darker for larger |δ|), black for δ = 0."""
     deltas = np.asarray(deltas, float)
     m = np.abs(deltas).max() or 1.0
-    return [plt.cm.coolwarm(0.5 + 0.45 * d / m) for d in deltas]
+    shade = lambda d: 0.4 + 0.55 * abs(d) / m
+    return [plt.cm.Blues(shade(d)) if d < 0 else plt.cm.Reds(shade(d)) if d > 0 else (0, 0, 0, 1)
+            for d in deltas]
 
 
 def _style_legend(fig, entries, **kw):
@@ -93,7 +96,7 @@ def regimes(F, beta_star, beta0, mu_phi):
         overlay(axes[1, 0], F["t"], p_t, p_s, color=c)
         overlay(axes[1, 1], F["t"], F["S_th"][:, e], F["S_sim"][:, e], color=c)
     ax.set(xlabel="$\\beta_1$", ylabel="$\\beta_2$", aspect="equal")
-    axes[0, 1].set(xlabel=T_LABEL, ylabel="$\\mu = a\\Vert w\\Vert$", xlim=(0, 8))
+    axes[0, 1].set(xlabel=T_LABEL, ylabel="$u = a\\Vert w\\Vert$", xlim=(0, 8))
     axes[1, 0].set(xlabel=T_LABEL, ylabel="$\\varphi = \\hat w\\cdot\\hat\\beta^*$", xlim=(0, 8))
     axes[1, 1].set(xlabel=T_LABEL, ylabel="kernel distance $S(0, t)$", xlim=(0, 8))
     _delta_legend(fig, F["deltas"], colors, loc="outside right upper")
@@ -143,12 +146,12 @@ def learning_time(L, dgrid, t_closed, mu_target, big=0.8):
     use_style()
     fig, ax = plt.subplots(figsize=(FULL_WIDTH * 0.75, 3.2), layout="constrained")
     ax.plot(dgrid, t_closed, color="C0", **THEORY, label="closed form")
-    ax.plot(L["deltas"], L["t"], "o", color="C0", ms=5, label="flow is at $\\mu = s/2$ then")
-    asym = np.log((L["s"] - L["mu0"]) / (L["s"] - mu_target)) / np.abs(dgrid)
-    for side in (dgrid <= -big, dgrid >= big):  # two separate branches: nothing drawn for |δ| < big
-        ax.plot(dgrid[side], asym[side], ":", color="k", label="$\\ln\\frac{s-\\mu_0}{s-\\mu}/|\\delta|$"
-                if side[0] else None)
-    ax.set(xlabel="$\\delta$", ylabel="time to reach $\\mu = s/2$", ylim=(0, 4))
+    ax.plot(L["deltas"], L["t"], "o", color="C0", ms=5, label="flow is at $u = s/2$ then")
+    for k, side in enumerate((dgrid <= -big, dgrid >= big)):  # two branches, none for |δ| < big
+        asym = np.log((L["s"] - L["mu0"]) / (L["s"] - mu_target)) / np.abs(dgrid[side])
+        ax.plot(dgrid[side], asym, ":", color="k",
+                label=None if k else "$\\ln\\frac{s-u_0}{s-u}/|\\delta|$")
+    ax.set(xlabel="$\\delta$", ylabel="time to reach $u = s/2$", ylim=(0, 4))
     ax.legend(loc="upper right")
     return fig
 
