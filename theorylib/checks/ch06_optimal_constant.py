@@ -277,7 +277,7 @@ def _bias_exact():
 
 
 @claim("ch06-bias-flow", CH, "numeric",
-       "The GD output bias follows b2(t) = ȳ(1 − e^{−t/τ}) (bias_trajectory) up to t = 12.", tol=2e-3,
+       "The GD output bias follows b2(t) = ȳ(1 − e^{−t/τ}) (bias_trajectory) up to t = 20.", tol=2e-3,
        ref="thm-ch06-decouple",
        tol_reason="|(1−η)^k − e^{−ηk}| ≤ (η/2e)(1 + O(η)) = 1.86e-3 at η = 0.01 times max ȳ = 1; measured 1.85e-3")
 def _bias_flow():
@@ -637,7 +637,8 @@ def uncentred_run(shift: float = 1.0):
     p0 = sb.biased_random_init(widths, EPS, biases=(2,), n_ensemble=1, seed=8)
     rec = lambda q: {"m": q["b2"], "Wx": np.einsum("eoi,i->eo", net.affine(q)[0], xbar)}
     t = _times(45.0, 0.1)
-    return t, sim.train_gd(net, p0, data, LR, times=t, record=rec), data, xbar
+    # η = 0.02: the end point is a fixed point of GD for any stable η, and half the steps reach it
+    return t, sim.train_gd(net, p0, data, 2 * LR, times=t, record=rec), data, xbar
 
 
 @claim("ch06-uncentred", CH, "numeric",

@@ -18,10 +18,18 @@ LEVELS = ("root", "level 1", "level 2", "leaves")
 LEVEL_COLS = (slice(0, 1), slice(1, 3), slice(3, 7), slice(7, 15))
 
 
-def _style_legend(ax, **kw):
-    ax.plot([], [], color="0.35", label="simulation (GD)", **SIM)
-    ax.plot([], [], color="0.35", label="theory", **THEORY)
-    return ax.legend(**kw)
+def _style_handles():
+    """Two grey proxies that explain the line styles once."""
+    return ([plt.Line2D([], [], color="0.35", **SIM), plt.Line2D([], [], color="0.35", **THEORY)],
+            ["simulation (GD)", "theory"])
+
+
+def _style_legend(ax, extra=(), **kw):
+    handles, labels = _style_handles()
+    for h, lab in extra:
+        handles.append(h)
+        labels.append(lab)
+    return ax.legend(handles, labels, **kw)
 
 
 def ocs_phase(loss: dict, bias: dict, modes: dict, ocs_loss: float):
@@ -34,17 +42,17 @@ def ocs_phase(loss: dict, bias: dict, modes: dict, ocs_loss: float):
     ax.annotate(r"OCS loss $\frac{1}{2}\mathbb{E}\Vert y-\bar y\Vert^2$", (t[-1], ocs_loss), xytext=(0, 5),
                 textcoords="offset points", ha="right", fontsize=9, color="0.3")
     ax.set(xlabel=TIME_LABEL, ylabel=r"loss $\mathcal{L}$", ylim=(0, 2.1))
-    _style_legend(ax, loc="lower left")
+    _style_legend(ax, loc="upper right")
     ybar = bias["ybar"]
     frac_sim = bias["sim"] @ ybar / (ybar @ ybar)
     frac_th = bias["theory"] @ ybar / (ybar @ ybar)
     overlay(ax2, t, frac_th, frac_sim, color="k")
     ax2.annotate(r"bias $b_2$", (1.2, 0.72), fontsize=9.5)
     s = modes["s"]
-    for j, (k, c) in enumerate(zip((0, 1, 3), ("C1", "C2", "C3"))):
+    for k, c, y in zip((0, 1, 3), ("C1", "C2", "C3"), (0.62, 0.42, 0.22)):
         overlay(ax2, t, modes["theory"][:, k] / s[k], modes["sim"][:, k] / s[k], color=c)
-        t_half = t[np.argmax(modes["theory"][:, k] >= s[k] / 2)]
-        ax2.annotate(f"$s = {s[k]:.2f}$", (t_half, 0.5), xytext=(5, -4), textcoords="offset points",
+        t_y = t[np.argmax(modes["theory"][:, k] >= s[k] * y)]  # label each sigmoid at its own height
+        ax2.annotate(f"$s = {s[k]:.2f}$", (t_y, y), xytext=(6, -3), textcoords="offset points",
                      fontsize=9.5, color=c, ha="left")
     ax2.set(xlabel=TIME_LABEL, ylabel="fraction learned", ylim=(-0.03, 1.05))
     fig.tight_layout()
@@ -59,8 +67,8 @@ def three_routes(hidden: dict, onehot: dict, tie: dict, mean: dict, P: int):
     ax = axes[0]
     t = hidden["t"]
     overlay(ax, t, hidden["theory"] / hidden["s0"], hidden["sim"] / hidden["s0"], color="k")
-    ax.annotate(r"OCS, $s_0 = \Vert\bar y\Vert$", (t[np.argmax(hidden["theory"] > hidden["s0"] / 2)], 0.5),
-                xytext=(-6, 0), textcoords="offset points", ha="right", fontsize=9)
+    ax.annotate("OCS", (t[np.argmax(hidden["theory"] > hidden["s0"] / 2)], 0.5),
+                xytext=(-5, 4), textcoords="offset points", ha="right", fontsize=9)
     ax.plot(t, hidden["u"][:, 0] / hidden["s_top_input"], color="C1", **SIM)
     ax.set(title="hidden bias only", xlabel=TIME_LABEL, ylabel="fraction learned")
     ax = axes[1]
@@ -79,12 +87,9 @@ def three_routes(hidden: dict, onehot: dict, tie: dict, mean: dict, P: int):
         ax.annotate(rf"$\Vert\bar x\Vert = {xn:g}$", (d["t"][np.argmax(d["theory"] > d["ybar_norm"] / 2)], 0.5),
                     xytext=(5, -8), textcoords="offset points", fontsize=9, color=c)
     ax.set(title="input mean, no bias", xlabel=TIME_LABEL)
-    axes[0].plot([], [], color="C1", label="top input mode", **SIM)
-    axes[0].plot([], [], color="C4", lw=1.4, ls=(0, (1, 1.5)), label="OCS without root (tie)")
-    handles = [h for a in axes[:1] for h in a.get_legend_handles_labels()[0]]
-    labels = [lab for a in axes[:1] for lab in a.get_legend_handles_labels()[1]]
-    handles += [plt.Line2D([], [], color="0.35", **SIM), plt.Line2D([], [], color="0.35", **THEORY)]
-    labels += ["simulation (GD)", "theory"]
+    handles, labels = _style_handles()
+    handles += [plt.Line2D([], [], color="C1", **SIM), plt.Line2D([], [], color="C4", lw=1.4, ls=(0, (1, 1.5)))]
+    labels += ["first input mode / first split", "OCS without root (tie)"]
     fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=9, bbox_to_anchor=(0.5, -0.02))
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
@@ -150,8 +155,8 @@ def breaks(uncentred: dict, init: dict, ocs_loss: float):
         overlay(ax, t, uncentred["theory"][:, j], uncentred["sim"][:, j], color=c)
         ax.plot([t[-1]], [uncentred["b_end"][j]], "o", color=c, ms=5)
     ax.set(xlabel=TIME_LABEL, ylabel=r"output bias $b_{2,j}(t)$", title="uncentred inputs")
-    ax.plot([], [], "o", color="0.35", ms=5, label=r"end point $\bar y - C_{yx}C_{xx}^{-1}\bar x$")
-    _style_legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, fontsize=8.5)
+    end = plt.Line2D([], [], marker="o", color="0.35", ms=5, linestyle="none")
+    _style_legend(ax, extra=[(end, "end point")], loc="center right", bbox_to_anchor=(1.0, 0.71), fontsize=8.5)
     for (eps, d), c in zip(sorted(init.items()), ("C0", "C3")):
         ax2.semilogy(d["t"], d["loss"], color=c, label=rf"$\varepsilon = {eps:g}$", **SIM)
     ax2.axhline(ocs_loss, color="0.4", lw=1, ls=":")

@@ -399,7 +399,7 @@ def ocs_learned_first(Y):
     sc = np.linalg.svd(Y - ybar, compute_uv=False)
     s1 = float(sc[0]) if sc.size else 0.0
     if abs(s0 - s1) <= _TIE_RTOL * s0:
-        raise ValueError(f"tie: the OCS mode and the top centred mode share the singular value {s0:.12g}")
+        raise ValueError(f"tie: the OCS mode and the top centred mode share κ = {s0:.6g}")
     return bool(s0 > s1)
 
 
