@@ -613,9 +613,10 @@ def samples_run():
 
 @claim("ch06-samples", CH, "numeric",
        "On 400 noisy samples (inputs centred empirically) GD on the samples equals GD on their moments, and the "
-       "output bias is again exactly the discrete exponential towards the sample mean ȳ.", tol=1e-10,
+       "output bias is again exactly the discrete exponential towards the sample mean ȳ.", tol=1e-12,
        ref="thm-ch06-decouple",
-       tol_reason="the sample and moment gradients are the same sums in another order; measured ~1e-15")
+       tol_reason="the sample and moment gradients are the same sums in another order, so only rounding differs; "
+                  "measured 1.6e-15")
 def _samples():
     t, s, m, Y = samples_run()
     disc = Y.mean(0) * (1 - (1 - LR) ** np.round(t / LR))[:, None, None]
@@ -709,7 +710,7 @@ def _digits_ocs():
        "In the MLP's OCS phase (t ≤ 8) the output bias follows the decoupled GD map ȳ(1 − (1 − η)^k) although the "
        "network is nonlinear and its mean hidden activity is not zero.", tol=1e-3, ref="sec-ch06-digits",
        tol_reason="the weights reach the mean output only through O(ε²) terms (ε = 1e-3) until they grow; "
-                  "measured 2e-5")
+                  "measured 1.5e-4")
 def _digits_bias():  # noqa: D103
     t, tr, d = digits_run()
     early = t <= 8.0
