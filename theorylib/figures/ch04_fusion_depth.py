@@ -10,6 +10,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import LogNorm
+from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 from theorylib.plotting import FULL_WIDTH, HALF_WIDTH, SIM, THEORY, overlay, use_style
@@ -22,10 +23,9 @@ TIME_LABEL = r"time $t = \eta k$ ($\tau = 1$)"
 
 
 def _style_legend(ax, **kw):
-    """Two grey proxy entries that explain the line styles once."""
-    ax.plot([], [], color="0.35", label="simulation", **SIM)
-    ax.plot([], [], color="0.35", label="theory", **THEORY)
-    return ax.legend(**kw)
+    """A legend of only two grey proxy entries that explain the line styles once."""
+    handles = [Line2D([], [], color="0.35", **SIM), Line2D([], [], color="0.35", **THEORY)]
+    return ax.legend(handles, ["simulation", "theory"], **kw)
 
 
 def _plain_log_ticks(axis, ticks):
@@ -135,9 +135,10 @@ def depth(flow: dict, deep: dict, lfs, rhos, eps: float, plateau: float):
     ax.plot([], [], "o", color="0.35", label="GD")
     ax.plot([], [], "kx", label="reduced flow")
     ax.plot([], [], color="0.35", label="leading order", **THEORY)
-    ax.set(xlabel=r"correlation $\rho$", ylabel="$t_B/t_A$", yscale="log", xlim=(-0.62, 0.8))
-    _plain_log_ticks(ax.yaxis, [1, 1.5, 2, 3, 4, 6])
-    ax.legend(loc="upper left", fontsize=8.5)
+    ax.set(xlabel=r"correlation $\rho$", ylabel="$t_B/t_A$", yscale="log", xlim=(-0.62, 0.8),
+           ylim=(0.9, 14))
+    _plain_log_ticks(ax.yaxis, [1, 1.5, 2, 3, 4, 6, 10])
+    ax.legend(loc="upper center", fontsize=8.5, ncol=3, handletextpad=0.3, columnspacing=0.8)
     j0 = list(rhos).index(0.0)
     for i, lf in enumerate(lfs):
         e = i * len(rhos) + j0
@@ -186,7 +187,7 @@ def random_init(rnd: dict, eff: dict, lfs):
 
 
 def overparam(od: dict):
-    """Fig. ``fig-ch04-overparam``: generalisation error of early and late fusion, n = 70 and 700."""
+    """Fig. ``fig-ch04-overparam``: generalisation error of early and late fusion, P = 70 and 700."""
     use_style()
     fig, axes = plt.subplots(1, 2, figsize=(FULL_WIDTH, 2.8), sharey=True)
     for ax, (i0, n_) in zip(axes, [(0, 70), (2, 700)]):
@@ -194,7 +195,7 @@ def overparam(od: dict):
         ax.plot(od["t"], od["Eg"][:, i0 + 1], color="C3", label="late fusion", **SIM)
         ax.axhline(od["minnorm"][i0 // 2], color="k", lw=1, linestyle="--",
                    label="min-norm least squares")
-        ax.set(xlabel=TIME_LABEL, title=f"n = {n_}", yscale="log")
+        ax.set(xlabel=TIME_LABEL, title=f"P = {n_} samples", yscale="log")
     axes[0].set_ylabel("$E_g$")
     axes[1].legend(loc="upper right", fontsize=8.5)
     fig.tight_layout()
