@@ -299,3 +299,44 @@ def test_divergence_message_omits_an_infinite_bound_and_tau_one():
     with pytest.raises(sim.DivergenceError) as err:
         sim.train_gd(net, p, data, 2.0, steps=[200], tau=2.0)
     assert "τ = 2" in str(err.value)
+
+
+def test_integrate_flow_returns_times_losses_and_final_params():
+    net, p, data, rec = _scalar_chain()
+    t = [0.0, 0.3, 0.3, 1.0, 2.0]  # repeated times are allowed
+    tr = sim.integrate_flow(net, p, data, t, record=lambda q: {"W1": q["W1"].copy(), "n": np.array([7])})
+    np.testing.assert_array_equal(tr.t, t)
+    assert tr.steps is None
+    assert tr.loss.shape == (len(t), 1)
+    np.testing.assert_allclose(tr["W1"][1], tr["W1"][2])
+    np.testing.assert_allclose(tr.params["W1"], tr["W1"][-1])
+    assert tr["n"].dtype.kind == "i"  # records keep their dtype
+    # the loss column is the model's loss at the recorded parameters
+    full = sim.integrate_flow(net, p, data, t, record=lambda q: {k: v.copy() for k, v in q.items()})
+    for i in range(len(t)):
+        q = {k: full[k][i] for k in net.names}
+        np.testing.assert_allclose(full.loss[i], net.loss(q, data), rtol=1e-12)
+    assert full.loss[-1, 0] < full.loss[0, 0]
+
+
+def test_integrate_flow_rates_rescale_time_and_may_differ_per_member():
+    net, p, data, rec = _scalar_chain()
+    fast = sim.integrate_flow(net, p, data, [0.0, 0.5], rates={"W1": 3.0, "W2": 3.0}, record=rec)
+    slow = sim.integrate_flow(net, p, data, [0.0, 1.5], record=rec)
+    np.testing.assert_allclose(fast["u"], slow["u"], rtol=1e-8)
+    p2 = {k: np.repeat(v, 2, axis=0) for k, v in p.items()}
+    both = sim.integrate_flow(net, p2, data, [0.0, 0.5], rates={"W1": [1.0, 3.0], "W2": [1.0, 3.0]}, record=rec)
+    np.testing.assert_allclose(both["u"][:, 1], fast["u"][:, 0], rtol=1e-8)
+    assert abs(both["u"][-1, 0] - both["u"][-1, 1]) > 1e-2
+
+
+def test_half_learning_time_domain_edge():
+    assert dl_half(1.0, 0.4) == pytest.approx(0.5 * np.log(1.5), rel=1e-12)
+    with pytest.raises(ValueError, match="u0 < s/2"):
+        dl_half(1.0, 0.5)
+
+
+def dl_half(s, u0):
+    from theorylib.theory import deep_linear as dl
+
+    return float(dl.half_learning_time(s, u0))

@@ -305,3 +305,11 @@ def test_unbalanced_limit_reads_integers_as_floats():
     a, b = dl.unbalanced_limit(1.0, 4_000_000_000, 1)
     a_f, b_f = dl.unbalanced_limit(1.0, 4e9, 1.0)
     assert a == a_f and b == b_f and np.isfinite(a)
+
+
+def test_repeated_times_are_recorded_twice():
+    tr = engine.integrate_flow(NET, P0, M3, [0.0, 0.5, 0.5, 1.0])
+    np.testing.assert_array_equal(tr.loss[1], tr.loss[2])
+    W = fu.aligned_flow([0.0, 1.0, 1.0, 2.0], 3, 3, S, s, 0.1)
+    np.testing.assert_array_equal(W[1], W[2])
+    np.testing.assert_array_equal(W[[0, 1, 3]], fu.aligned_flow([0.0, 1.0, 2.0], 3, 3, S, s, 0.1))

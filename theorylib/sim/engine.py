@@ -337,13 +337,16 @@ def integrate_flow(
         return np.concatenate([(-rate[n] * g[n] / tau).ravel() for n in names])
 
     y0 = np.concatenate([params[n].ravel() for n in names])
-    sol = solve_ivp(rhs, (0.0, float(times[-1])), y0, t_eval=times, method=method, rtol=rtol, atol=atol)
+    # solve_ivp needs strictly increasing t_eval: repeated times are solved once and copied
+    t_eval, back = np.unique(times, return_inverse=True)
+    sol = solve_ivp(rhs, (0.0, float(times[-1])), y0, t_eval=t_eval, method=method, rtol=rtol, atol=atol)
     if not sol.success:
         raise ValueError(f"gradient-flow integration failed: {sol.message}")
+    ys = sol.y[:, back.ravel()]
     losses = np.empty((len(times), n_ens))
     recs: dict[str, np.ndarray] = {}
     for i in range(len(times)):
-        p = unpack(sol.y[:, i])
+        p = unpack(ys[:, i])
         losses[i] = model.loss(p, data)
         if record is not None:
             for key, val in record(p).items():
@@ -351,5 +354,5 @@ def integrate_flow(
                 if key not in recs:
                     recs[key] = np.empty((len(times),) + val.shape, dtype=val.dtype)
                 recs[key][i] = val
-    final = {n: v.copy() for n, v in unpack(sol.y[:, -1]).items()}
+    final = {n: v.copy() for n, v in unpack(ys[:, -1]).items()}
     return Trajectory(t=times, steps=None, loss=losses, records=recs, params=final)

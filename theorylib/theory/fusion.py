@@ -515,8 +515,9 @@ def aligned_flow(t, depth, fusion_layer, sigma, sigma_yx, u0, tau=1.0, rtol=1e-1
         g = s - S @ W
         return g * u ** (Lf - 1) * v ** (L - Lf) / tau
 
-    sol = solve_ivp(rhs, (0.0, float(t[-1])), np.array([u0, u0], float), t_eval=t, method="DOP853", rtol=rtol, atol=1e-14)
+    t_eval, back = np.unique(t, return_inverse=True)  # solve_ivp needs strictly increasing times
+    sol = solve_ivp(rhs, (0.0, float(t[-1])), np.array([u0, u0], float), t_eval=t_eval, method="DOP853", rtol=rtol, atol=1e-14)
     if not sol.success:
         raise ValueError(f"integration failed: {sol.message}")
-    u = sol.y  # (2, T)
+    u = sol.y[:, back.ravel()]  # (2, T)
     return (u**Lf * np.hypot(u[0], u[1]) ** (L - Lf)).T
