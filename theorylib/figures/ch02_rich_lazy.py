@@ -9,6 +9,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.lines import Line2D
+from matplotlib.ticker import NullFormatter
 
 from theorylib.plotting import FULL_WIDTH, SIM, THEORY, overlay, use_style
 
@@ -67,7 +68,11 @@ def drift(lrs, errs, drifts, t, delta):
     axes[0].loglog(lrs, drifts, "s-", label="max $|\\delta(t) - \\delta(0)|$")
     axes[0].loglog(lrs, errs[-1] * lrs / lrs[-1], ":", color="k", label="slope 1")
     axes[0].set(xlabel="step size $\\eta$", ylabel="largest value for $t \\leq 10$")
-    axes[0].legend(loc="lower right")
+    axes[0].set_xticks(lrs, labels=[f"{x:g}" for x in lrs])
+    axes[0].xaxis.set_minor_formatter(NullFormatter())
+    axes[0].set_yticks([3e-4, 1e-3, 3e-3], labels=["3e-4", "1e-3", "3e-3"])
+    axes[0].yaxis.set_minor_formatter(NullFormatter())
+    axes[0].legend(loc="upper left")
     axes[1].plot(t, delta - delta[0], color="C0", alpha=0.6, lw=1)
     axes[1].set(xlabel="time $t = \\eta k$", ylabel="$\\delta(t) - \\delta(0)$, GD at $\\eta = 10^{-3}$")
     return fig
