@@ -133,7 +133,7 @@ def _reduction():
 
 
 @claim("ch05-two-layer", CH, "symbolic",
-       "Merged multi-head linear attention is a two-layer linear network ŷ = w_2ᵀW_1 z on the cubic feature "
+       "Merged multi-head linear attention is a two-layer linear network ŷ = aᵀW_1 z (readout a = (v_i)) on the cubic feature "
        "z = vec(βx_qᵀ).", ref="sec-ch05-reduction")
 def _two_layer():
     return two_layer_residual()
@@ -181,8 +181,8 @@ def _global():
 
 
 @claim("ch05-merged-fixed", CH, "symbolic",
-       "For a scalar output the merged flow τẆ_1 = w_2(Σ_yz − Σ_zz W_1ᵀw_2)ᵀ, τẇ_2 = W_1(Σ_yz − Σ_zz W_1ᵀw_2) vanishes "
-       "only on {w_2 = 0, W_1Σ_yz = 0} or {W_1ᵀw_2 = Σ_zz⁻¹Σ_yz} (one hidden unit, generic 2×2 Σ_zz).", ref="thm-ch05-merged-time")
+       "For a scalar output the merged flow τẆ_1 = a(Σ_yz − Σ_zz W_1ᵀa)ᵀ, τȧ = W_1(Σ_yz − Σ_zz W_1ᵀa) vanishes "
+       "only on {a = 0, W_1Σ_yz = 0} or {W_1ᵀa = Σ_zz⁻¹Σ_yz} (one hidden unit, generic 2×2 Σ_zz).", ref="thm-ch05-merged-time")
 def _merged_fixed():
     return merged_fixed_point_residual()
 
@@ -229,16 +229,17 @@ def merged_aligned_reduction():
 
 
 @claim("ch05-merged-ode", CH, "symbolic",
-       "For Λ = λI, Σ_zz = λ³s I and ‖Σ_yz‖ = λ²√D; on the aligned manifold the layer norms obey "
-       "τȧ = b(λ²√D − λ³s ab), τḃ = a(λ²√D − λ³s ab), so the balanced product u = ab obeys τu̇ = 2u(λ²√D − λ³s u).", ref="thm-ch05-merged-time")
+       "For Λ = λI, Σ_zz = λ³c I (c = 1 + (1+D)/N) and ‖Σ_yz‖ = λ²√D; on the aligned manifold the layer norms obey "
+       "τρ̇_1 = ρ_2 g, τρ̇_2 = ρ_1 g with g = λ²√D − λ³c ρ_1ρ_2, so the balanced product u = ρ_1ρ_2 obeys "
+       "τu̇ = 2u(λ²√D − λ³c u).", ref="thm-ch05-merged-time")
 def _merged_ode():
     res, _ = merged_aligned_reduction()
     return res
 
 
 @claim("ch05-merged-dsolve", CH, "symbolic",
-       "dsolve of τu̇ = 2u(λ²√D − λ³s u), u(0) = w², gives σ = u/√D equal to the closed form, and "
-       "L(M = σI) = Dλ(1 − 2λσ + λ²sσ²).", ref="thm-ch05-merged-time")
+       "dsolve of τu̇ = 2u(λ²√D − λ³c u), u(0) = ε², gives φ = u/√D equal to the closed form, and "
+       "L(M = φI) = Dλ(1 − 2λφ + λ²cφ²).", ref="thm-ch05-merged-time")
 def _merged_dsolve():
     res, data = merged_dsolve_residual()
     return res, data
@@ -386,8 +387,8 @@ def _head_ode():
 
 @claim("ch05-implicit", CH, "symbolic",
        "F(u) = −1/u + ⅙ln[(u²+u+1)/(1−u)²] − (1/√3)arctan((2u+1)/√3) has F′ = 1/(u²(1−u³)), so "
-       "t/τ = [F(v/v*) − F(v_0/v*)]/(λ²v*) solves the head equation with v*³ = 1/(λc); F(u) + 1/u → −π/(6√3) as u → 0 "
-       "(the λ⁻² law t_½ = τ/(λ²v_0) + O(1)); the loss drop is half complete at u³ = 1 − 1/√2.", ref="thm-ch05-head")
+       "t/τ = [F(v/v*) − F(ε/v*)]/(λ²v*) solves the head equation with v*³ = 1/(λc); F(u) + 1/u → −π/(6√3) as u → 0 "
+       "(the λ⁻² law t_½ = τ/(λ²ε) + O(1)); the loss drop is half complete at u³ = 1 − 1/√2.", ref="thm-ch05-head")
 def _implicit():
     return implicit_residual()
 
@@ -485,8 +486,8 @@ def merged_run(lr=1e-3, lam=1.0, T=5.0):
 
 
 @claim("ch05-merged-gd", CH, "numeric",
-       "GD (dt = 10⁻³) on merged attention (D = 4, N = 31, H = 8, Λ = I, aligned balanced init w = 10⁻²) follows "
-       "the closed form L(t) = D(1 − 2σ + sσ²) (max |ΔL| over t ≤ 5τ; L falls from 4 to 0.55).", tol=1e-2,
+       "GD (dt = 10⁻³) on merged attention (D = 4, N = 31, H = 8, Λ = I, aligned balanced init ε = 10⁻²) follows "
+       "the closed form L(t) = D(1 − 2φ + cφ²) (max |ΔL| over t ≤ 5τ; L falls from 4 to 0.56) to 2e-2.", tol=2e-2,
        tol_reason="Euler error O(dt): measured max |ΔL| = 8.0e-3 at dt = 1e-3 and exactly twice that at 2e-3 "
                   "(ch05-merged-gd-order); it is a time lag of ≈ 2e-3 τ on a drop of slope ≈ 4/τ", ref="fig-ch05-merged")
 def _merged_gd():
@@ -510,7 +511,7 @@ def _merged_order():
 
 @claim("ch05-merged-flow", CH, "numeric",
        "The gradient flow of merged attention integrated by solve_ivp (aligned init, Λ = λI for λ = 1 and 1/D) "
-       "matches the closed forms σ(t) and L(t) to relative error 1e-7.", tol=1e-7,
+       "matches the closed forms φ(t) and L(t) to relative error 1e-7.", tol=1e-7,
        tol_reason="solve_ivp at rtol 1e-10 (measured 4.8e-9); the relative error of L on the final plateau is the binding one", ref="thm-ch05-merged-time")
 def _merged_flow():
     err = 0.0
@@ -554,7 +555,7 @@ def escape_run(dt=0.05):
 
 @claim("ch05-merged-escape", CH, "numeric",
        "For non-white Λ (spectrum 0.4, 0.3, 0.2, 0.1) the merged model's midpoint time grows like "
-       "(τ/‖Λ²‖_F) ln(1/w_init): the fitted slope against ln(1/w) matches 1/‖Λ²‖_F to 1%.", tol=1e-2,
+       "(τ/‖Λ²‖_F) ln(1/ε): the fitted slope against ln(1/ε) matches 1/‖Λ²‖_F to 1%.", tol=1e-2,
        tol_reason="the offset t_mid − t_esc converges as O(w²); GD at dt = 0.05 shifts all times alike (measured slope error ~1e-3)", ref="fig-ch05-merged")
 def _escape():
     Lam, t, loss, tmid = escape_run()
@@ -729,8 +730,8 @@ def aligned_gd(dt):
 
 
 @claim("ch05-aligned-drop-gd", CH, "numeric",
-       "With heads aligned to the eigenvectors (k = q = v_0 e_d, v = v_0) GD at dt = 0.2 reproduces the drop "
-       "midpoint times of the head equation for all four heads and v_0 ∈ {0.04, 0.08, 0.16}.", tol=1.5e-2,
+       "With heads aligned to the eigenvectors (k = q = ε e_d, v = ε) GD at dt = 0.2 reproduces the drop "
+       "midpoint times of the head equation to 2% for all four heads and ε ∈ {0.04, 0.08, 0.16}.", tol=2e-2,
        tol_reason="Euler error O(dt): measured relative error 9.2e-3 at dt = 0.2 (1.8e-2 at dt = 0.4, i.e. first "
                   "order); the exact flow agrees to 1e-4 (ch05-aligned-flow)", ref="fig-ch05-aligned")
 def _aligned_gd():
@@ -758,8 +759,8 @@ def _aligned_flow():
 
 
 @claim("ch05-drop-time-quadrature", CH, "numeric",
-       "separate_drop_time equals the adaptive quadrature of dt = τ dv/(λ²v² − λ³cv⁵) from v_0 to U_MID·v* "
-       "(12 combinations of λ and v_0) to 1e-12 relative.", tol=1e-12,
+       "separate_drop_time equals the adaptive quadrature of dt = τ dv/(λ²v² − λ³cv⁵) from ε to U_MID·v* "
+       "(12 combinations of λ and ε) to 1e-12 relative.", tol=1e-12,
        tol_reason="measured 4e-16: scipy.quad at epsrel 1e-13 after the substitution v = v0/s that removes the 1/v² singularity", ref="thm-ch05-head")
 def _quadrature():
     err = 0.0
@@ -779,7 +780,7 @@ def _quadrature():
 
 
 @claim("ch05-lambda-law", CH, "numeric",
-       "λ⁻² law: λ²v_0 t_½/τ → 1 as v_0 → 0; at v_0 = 10⁻⁴ it is within 1e-3 of 1 for every eigenvalue "
+       "λ⁻² law: λ²ε t_½/τ → 1 as ε → 0; at ε = 10⁻⁴ it is within 1e-3 of 1 for every eigenvalue "
        "(GD-free: the implicit solution, whose derivation is claim ch05-implicit).", tol=1e-3,
        tol_reason="the correction is v_0[F(U_MID) + π/(6√3)]/v* ≈ 1e-4·O(1)", ref="thm-ch05-head")
 def _lambda_law():
@@ -818,7 +819,7 @@ def head_events(Lam, O, t, tr):
 
 
 @claim("ch05-head-strength", CH, "numeric",
-       "From random init (Fig.-3 setting), once the head learning e_d has grown to 0.3 v*_d, its |v_i|(t) follows "
+       "From balanced random init (Fig.-3 setting, norm 0.01), once the head learning e_d has grown to 0.3 v*_d, its |v_i|(t) follows "
        "the head equation started there until the next plateau: max |v_sim − v_ODE|/v* below 7% (drops shared by two "
        "heads, where the one-head equation does not apply, are excluded and counted).", tol=7e-2,
        tol_reason="the head equation is exact only on the aligned manifold; at 0.3 v* the key and query are not yet "
@@ -851,10 +852,10 @@ def shared(v, e, d, h, i_start, i_end, vs):
 
 
 @claim("ch05-function-space", CH, "numeric",
-       "In function space the Fig.-3 runs visit the fixed points in order: at the flattest point of plateau m "
-       "(m = 1 … D) the model's M equals M_m = Σ_{d≤m} (λ_d c_d)⁻¹ e_d e_dᵀ to ‖M − M_m‖_F/‖M_m‖_F < 1e-2, "
-       "and every head that learned e_d alone is aligned with it, |cos(k, e_d)| > 0.99, at the next plateau.", tol=2.5e-2,
-       tol_reason="measured 1.7e-2 in the one run where two heads share e_2 (slow re-alignment), ≤ 1.1e-2 otherwise; "
+       "In function space the balanced Fig.-3 runs visit the fixed points in order: at the flattest point of plateau m "
+       "(m = 1 … D) the model's M equals M_m = Σ_{d≤m} (λ_d c_d)⁻¹ e_d e_dᵀ to ‖M − M_m‖_F/‖M_m‖_F < 3e-2, "
+       "and every head that learned e_d alone is aligned with it, |cos(k, e_d)| > 0.99, at the next plateau.", tol=3e-2,
+       tol_reason="measured 1.8e-2 at dt = 1, set by the run where two heads share e_2 (slow re-alignment); "
                   "the distance is set by the still-dormant and not yet aligned heads and shrinks with the init", ref="sec-ch05-separate-gd")
 def _function_space():
     Lam, O, t, tr = separate_run()
@@ -1100,9 +1101,9 @@ def _crossing(t, x, level):
 
 @claim("ch05-unbalanced-drop", CH, "numeric",
        "With time constant τ = 2.5 and the non-isotropic Fig.-3 Λ, the exact flow of aligned heads started at "
-       "(v_0, κ_0) = (0.06, 0.06), (0.02, 0.08), (0.08, 0.02) reaches the midpoint of each of its four drops at "
-       "the time the unbalanced head equation predicts (for the balanced start also separate_drop_time, and at δ = 0 "
-       "its right-hand side is head_ode_rhs).",
+       "(v, κ) = (0.06, 0.06), (0.02, 0.08), (0.08, 0.02) reaches the midpoint of each of its four drops at "
+       "the time the unbalanced head equation predicts, to 1e-5 relative (for the balanced start also "
+       "separate_drop_time, and at δ = 0 its right-hand side is head_ode_rhs).",
        tol=1e-5,
        tol_reason="solve_ivp at rtol 1e-10 recorded on 6000 times; the midpoint is read off by cubic inverse "
                   "interpolation of the monotone vκ²; measured 2.1e-6 relative",
@@ -1153,11 +1154,11 @@ def full_model_runs():
 @claim("ch05-full-model-shift", CH, "numeric",
        "Trained on P sampled sequences with every block free (merged, Λ = I, dormant blocks starting at zero), the "
        "model leaves its plateau earlier than the reduced model on the same sequences; the relative shift of the "
-       "drop's midpoint shrinks with P and is below 1.5% at P = 6400 (mean of three data sets), while at P = 100 it "
-       "exceeds 10%.", tol=1.5e-2,
+       "drop's midpoint shrinks with P and is below 2% at P = 6400 (mean of three data sets), while at P = 100 it "
+       "exceeds 10%.", tol=2e-2,
        tol_reason="error is the mean |shift| at P = 6400, measured 7.4e-3 (data sets 5e-4 … 1.7e-2); the shift is a "
                   "finite-sample effect that falls roughly like 1/P (the noise directions add ~1/P to the growth "
-                  "rate), so 1.5% is the measured value with its seed spread; the check also fails unless the mean "
+                  "rate), so 2% is the measured value with its seed spread; the check also fails unless the mean "
                   "shift is negative at every P, grows in magnitude as P falls and exceeds 10% at P = 100",
        ref="sec-ch05-full-model")
 def _full_shift():
