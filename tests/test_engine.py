@@ -340,3 +340,28 @@ def dl_half(s, u0):
     from theorylib.theory import deep_linear as dl
 
     return float(dl.half_learning_time(s, u0))
+
+
+def test_train_gd_repeated_steps_per_member_rates_and_record_dtype():
+    net, p, data, rec = _scalar_chain()
+    tr = sim.train_gd(net, p, data, 0.01, steps=[0, 0, 3, 3],
+                      record=lambda q: {"u": net.product(q)[:, 0, 0], "n": np.array([1])})
+    np.testing.assert_array_equal(tr["u"][0], tr["u"][1])
+    np.testing.assert_array_equal(tr["u"][2], tr["u"][3])
+    assert tr["u"][2, 0] > tr["u"][0, 0] and tr["n"].dtype.kind == "i"
+    p2 = {k: np.repeat(v, 2, axis=0) for k, v in p.items()}
+    both = sim.train_gd(net, p2, data, 0.01, steps=[40], rates={"W1": [1.0, 2.0], "W2": [1.0, 2.0]}, record=rec)
+    fast = sim.train_gd(net, p, data, 0.02, steps=[40], record=rec)
+    np.testing.assert_allclose(both["u"][0, 1], fast["u"][0, 0], rtol=1e-12)
+    assert abs(both["u"][0, 0] - both["u"][0, 1]) > 1e-3
+
+
+@pytest.mark.parametrize("check_every", [7, 50])
+def test_divergence_is_caught_at_a_check_before_the_last_record(check_every):
+    data = sim.Moments(np.eye(1), np.array([[2.0]]), 4.0)
+    net = sim.DeepLinear((1, 1, 1))
+    p = {"W1": np.array([[[1.0]]]), "W2": np.array([[[1.0]]])}
+    with pytest.raises(sim.DivergenceError) as err:
+        sim.train_gd(net, p, data, 2.0, steps=[100_000], check_every=check_every)
+    step = int(str(err.value).split("at step ")[1].split(" ")[0])
+    assert step % check_every == 0 and step < 100_000
