@@ -311,7 +311,7 @@ def _modes_ch1():
 
 @claim("ch06-loss-curve", CH, "numeric",
        "The GD loss follows ½‖ȳ − b2(t)‖² + ½Σ_α(s_α − u_α(t))² (output_bias_loss) from 2 down to 0.",
-       tol=1.5e-2, ref="thm-ch06-decouple",
+       tol=2e-2, ref="thm-ch06-decouple",
        tol_reason="O(η) discretisation of bias and modes: GD runs slightly ahead on the steep drops; measured 6.1e-3 at η = 0.01")
 def _loss_curve():
     t, tr = output_bias_run()
