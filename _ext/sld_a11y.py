@@ -1,8 +1,7 @@
 """Accessibility fixes to the theme's HTML (loaded through ``sphinx.local_extensions``).
 
 axe-core (tests/browser/test_browser.py::test_page_accessibility) finds violations that come
-from the theme's templates and docutils, not from the book: two *serious*
-``label-content-name-mismatch`` on every page (1, 2) and a *critical* one on the bibliography (3). A speech-input user says what they see, so a control's accessible
+from the theme's templates, sphinx-togglebutton and docutils, not from the book (1-5 below). A speech-input user says what they see, so a control's accessible
 name must contain its visible text:
 
 1. The search field button shows "Search Ctrl+K" but is named ``aria-label="Search"``. Without
@@ -15,6 +14,11 @@ name must contain its visible text:
 3. docutils writes the bibliography as ``<div role="list">`` of ``role="doc-biblioentry"``
    items. DPUB-ARIA 1.1 deprecated ``doc-biblioentry``, and a list must own list items (axe:
    *critical* ``aria-required-children``), so the entries become ``role="listitem"``.
+
+4. The navigation's collapsible sections (``<details><summary>`` with only a chevron icon) have
+   no name (axe: *serious* ``summary-name``): they are named "Show the pages of this section".
+5. sphinx-togglebutton names a hidden cell's ``<summary>`` "Toggle hidden content" while it
+   shows "Show code cell source": without the aria-label its name is what it shows.
 
 The written pages are rewritten once the build has finished; a pattern that no longer matches
 (a theme update) leaves the page unchanged, and the browser test then reports the violation.
@@ -36,7 +40,14 @@ THEME_ICON = re.compile(r'(<i class="theme-switch [^"]*"[^>]*?) title="[^"]*"></
 BIBLIOENTRY = re.compile(r'(<div class="citation"[^>]*? )role="doc-biblioentry"')
 
 
+TOC_SUMMARY = re.compile(r'<details><summary>(<span class="toctree-toggle")')
+TOGGLE_SUMMARY = re.compile(r'<summary aria-label="Toggle hidden content">')
+
+
 def fix_html(text: str) -> str:
+    text = TOC_SUMMARY.sub(r'<details><summary aria-label="Show the pages of this section">\1',
+                           text)
+    text = TOGGLE_SUMMARY.sub("<summary>", text)
     text = SEARCH_FIELD.sub(r"\1", text)
     text = BIBLIOENTRY.sub(r'\1role="listitem"', text)
     text = THEME_ICON.sub(r'\1 aria-hidden="true"></i>', text)

@@ -9,6 +9,8 @@ reader would notice at the current viewport width:
   of its ink (union of the glyph boxes, the equation number excluded), the width of the box that
   shows it, and whether it is *clipped*: wider than the box it sits in while no ancestor scrolls
   horizontally (so part of it cannot be seen) or reaching past the viewport;
+- ``inlines``: inline formulas that are cut off (they cannot wrap; one wider than the room it
+  has runs past the column, where a box with hidden overflow or the viewport cuts it);
 - ``images``: every image in the article: alt text, natural and displayed width, SVG or raster;
 - ``code``: every visible code-cell input (outside ``<details>``, rendered and displayed): its
   lines; removed cells are not in the HTML at all, hidden ones sit in ``<details>``.
@@ -128,6 +130,39 @@ LAYOUT_PROBE = r"""
     });
   }
 
+  // inline maths cannot wrap: one wider than the room left to it runs past the column, where
+  // a box with overflow hidden (theorem boxes, span.math itself) or the viewport cuts it off
+  const inlines = [];
+  for (const c of document.querySelectorAll('mjx-container:not([display="true"])')) {
+    if (!c.getClientRects().length || c.closest('mjx-container[display="true"]')) continue;
+    let left = Infinity, right = -Infinity;
+    for (const g of c.querySelectorAll('mjx-c')) {
+      if (g.closest('mjx-ext')) continue;
+      for (const r of g.getClientRects()) {
+        if (r.width === 0) continue;
+        left = Math.min(left, r.left); right = Math.max(right, r.right);
+      }
+    }
+    if (!isFinite(left)) continue;
+    let visL = 0, visR = vw, scrolls = false;
+    for (let el = c.parentElement; el && el !== document.documentElement; el = el.parentElement) {
+      if (scrollsX(el)) { scrolls = true; break; }
+      if (clipsX(el)) {
+        const er = el.getBoundingClientRect();
+        visL = Math.max(visL, er.left); visR = Math.min(visR, er.right);
+      }
+    }
+    if (!scrolls && (right > visR + 1 || left < visL - 1)) {
+      const mathSpan = c.closest('span.math');
+      inlines.push({
+        tex: ((texOf.get(c) || (mathSpan || c).textContent || '').replace(/\s+/g, ' ')
+              .trim()).slice(0, 70),
+        ink: Math.round(right - left), hidden: Math.round(Math.max(right - visR, visL - left)),
+        top: Math.round(c.getBoundingClientRect().top + window.scrollY),
+      });
+    }
+  }
+
   const images = [];
   for (const img of article.querySelectorAll('img')) {
     const r = img.getBoundingClientRect();
@@ -150,7 +185,8 @@ LAYOUT_PROBE = r"""
     const lines = pre.textContent.replace(/\n+$/, '').split('\n');
     code.push({lines: lines, top: Math.round(pre.getBoundingClientRect().top + window.scrollY)});
   }
-  return {viewport: vw, column: column, displays: displays, images: images, code: code,
+  return {viewport: vw, column: column, displays: displays, inlines: inlines, images: images,
+          code: code,
           pageWidth: document.documentElement.scrollWidth};
 })()
 """
@@ -214,6 +250,9 @@ def page_problems(wide: dict, narrow: dict | None = None) -> list[str]:
             problems.append(f"display glyphs touch the edge of their scroll box at "
                             f"{info['viewport']} px ({d['headroom']} px room; ink is cut off): "
                             f"{display_name(d)}")
+        for d in info.get("inlines", []):
+            problems.append(f"inline maths cut off at {info['viewport']} px ({d['hidden']} of "
+                            f"{d['ink']} px not visible): `{d['tex'][:60]}`")
         if info["pageWidth"] > info["viewport"] + 1:
             problems.append(f"the page scrolls sideways at {info['viewport']} px "
                             f"({info['pageWidth']} px wide)")

@@ -84,6 +84,10 @@ def report(page_path: str, infos: dict[int, dict], shot_paths: list[Path]) -> st
         if cut:
             out.append(f"-- glyphs touching the edge of their scroll box at {w} px (cut): {len(cut)}")
             out += [f"   {d['headroom']} px room  {display_name(d)}" for d in cut]
+        inl = infos[w].get("inlines", [])
+        if inl:
+            out.append(f"-- inline maths cut off at {w} px: {len(inl)}")
+            out += [f"   {d['hidden']} of {d['ink']} px hidden  `{d['tex'][:60]}`" for d in inl]
         if infos[w]["pageWidth"] > infos[w]["viewport"] + 1:
             out.append(f"   the whole page scrolls sideways at {w} px "
                        f"({infos[w]['pageWidth']} px wide)")
