@@ -141,6 +141,36 @@ def test_neuron_balance_drift_is_first_order_in_lr():
     assert d1 < 1e-2 and abs(d2 / d1 - 2) < 0.1
 
 
+def test_gd_step_changes_balance_by_eta_squared_times_gradient_balance():
+    """One GD step changes ‖out‖² − ‖in‖² of every hidden neuron by exactly η²·(same form of ∇L).
+
+    Non-whitened symmetric data (a fixed linear map of the inputs), leaky slope 0.3, depth 3.
+    """
+    base = random_data(4, P=16, d=3, n_out=2)
+    M = np.array([[2.0, 0.3, 0.0], [0.0, 0.5, 0.1], [0.2, 0.0, 1.5]])
+    data = bf.Samples(base.X @ M.T, base.Y)
+    assert data.is_symmetric(atol=1e-12) and not np.allclose(data.moments().sigma_xx, np.eye(3))
+    net = bf.BiasFreeNet((3, 5, 4, 2), alpha=0.3)
+    p = bf.gaussian_init(net.widths, 0.8, n_ensemble=2, seed=5)
+    bal = lambda q: -np.concatenate(bf.neuron_balance(q), axis=1)
+    g = net.grad(p, data)
+    lr = 0.05
+    q = {k: p[k] - lr * g[k] for k in p}
+    assert np.max(np.abs(bal(q) - bal(p) - lr**2 * bal(g))) < 1e-13
+
+
+@pytest.mark.parametrize("tau", [0.5, 2.5])
+def test_flow_with_tau_is_the_unit_flow_at_t_over_tau(tau):
+    data = random_data(6)
+    net = bf.BiasFreeNet((3, 4, 2), alpha=0.2)
+    p = bf.gaussian_init(net.widths, 0.5, n_ensemble=1, seed=7)
+    t = np.array([0.0, 0.5, 1.0, 2.0])
+    slow = sim.integrate_flow(net, p, data, t, tau=tau)
+    unit = sim.integrate_flow(net, p, data, t / tau)
+    assert np.allclose(slow.loss, unit.loss, rtol=1e-8, atol=1e-12)
+    assert not np.allclose(slow.loss[-1], sim.integrate_flow(net, p, data, t).loss[-1])
+
+
 def test_layer_spectra_shapes():
     p = bf.gaussian_init((3, 5, 2), 1.0, n_ensemble=2)
     sv = bf.layer_spectra(p)

@@ -87,14 +87,15 @@ def test_sigma_decomposition_numeric():
 # ------------------------------------------------------------------ dynamics: an independent flow
 
 
-def paired_flow_reference(s, u0, alpha, t_eval, event_half=False):
-    """Gradient flow of a 1-D paired net (units (w, v), (w', v')) on x ∈ {±1}, y = s x.
+def paired_flow_reference(s, u0, alpha, t_eval, event_half=False, tau=1.0, lam=1.0):
+    """Gradient flow ``τθ̇ = −∇L`` of a 1-D paired net (units (w, v), (w', v')) on two mirrored points.
 
-    Loss written from scratch; gradient by central finite differences; returns f(1) over time
-    (the function-space strength) or, with ``event_half``, the time at which f(1) = s/2.
+    ``x = ±√λ`` and ``y = ±s/√λ``, so ``Σxx = λ`` and ``Σyx = s``. Loss written from scratch;
+    gradient by central finite differences; returns the function-space strength ``f(1)`` over
+    time or, with ``event_half``, the time at which it reaches half its final value ``s/(2λ)``.
     """
-    X = np.array([1.0, -1.0])
-    Y = s * X
+    X = np.sqrt(lam) * np.array([1.0, -1.0])
+    Y = s / lam * X
 
     def loss(p):
         w, v = p[:2], p[2:]
@@ -108,13 +109,13 @@ def paired_flow_reference(s, u0, alpha, t_eval, event_half=False):
             e = np.zeros(4)
             e[i] = h
             g[i] = (loss(p + e) - loss(p - e)) / (2 * h)
-        return -g
+        return -g / tau
 
     a = np.sqrt(u0 / 2)  # balanced: raw product Σ v_h w_h = 2 a² = u0
     p0 = np.array([a, -a, a, -a])
     f1 = lambda p: float(np.maximum(p[:2], alpha * p[:2]) @ p[2:])
     if event_half:
-        ev = lambda t, p: f1(p) - s / 2
+        ev = lambda t, p: f1(p) - s / (2 * lam)
         ev.terminal = True
         sol = solve_ivp(rhs, (0, 1e3), p0, events=ev, rtol=1e-10, atol=1e-13, method="DOP853")
         return sol.t_events[0][0]
@@ -135,6 +136,27 @@ def test_function_strength_matches_independent_flow(alpha):
     t = np.linspace(0, 8, 17)
     ref = paired_flow_reference(s, u0, alpha, t)
     assert np.max(np.abs(bfr.function_strength(t, s, u0, alpha) - ref)) < TOL
+
+
+@pytest.mark.parametrize("alpha,tau", [(0.0, 2.5), (0.5, 0.4)])
+def test_half_time_with_tau_matches_independent_flow(alpha, tau):
+    """τ ≠ 1: a τ-for-1/τ mix-up in half_time would be off by τ² here."""
+    s, u0 = 2.0, 1e-3
+    t_ref = paired_flow_reference(s, u0, alpha, None, event_half=True, tau=tau)
+    assert abs(bfr.half_time(s, u0, alpha, tau) - t_ref) / t_ref < TOL
+
+
+@pytest.mark.parametrize("alpha,tau,lam", [(0.0, 2.5, 2.0), (0.6, 1.0, 0.5)])
+def test_function_strength_non_whitened_matches_independent_flow(alpha, tau, lam):
+    """Σxx = λ ≠ 1 (Chapter 3, aligned time course): ũ(t) = function_strength(t, s, λu0, α, τ)/λ."""
+    s, u0 = 1.5, 1e-2
+    t = np.linspace(0, 40, 21)
+    ref = paired_flow_reference(s, u0, alpha, t, tau=tau, lam=lam)
+    th = bfr.function_strength(t, s, lam * u0, alpha, tau) / lam
+    assert np.max(np.abs(th - ref)) < TOL
+    assert abs(ref[-1] - s / lam) < 1e-2 * s / lam  # settled at the non-whitened fit s/λ
+    t_half = paired_flow_reference(s, u0, alpha, None, event_half=True, tau=tau, lam=lam)
+    assert abs(bfr.half_time(s, lam * u0, alpha, tau) - t_half) / t_half < TOL
 
 
 @settings(max_examples=30, deadline=None)
