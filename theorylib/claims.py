@@ -164,7 +164,7 @@ def cache_dir():
     setting = os.environ.get("THEORYLIB_CACHE", "")
     if setting.lower() in ("off", "0", "no", "false"):
         return None
-    if setting:
+    if setting and setting.lower() not in ("on", "1", "yes", "true"):
         return Path(setting)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "theorylib" / "claims"
