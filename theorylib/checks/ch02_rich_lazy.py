@@ -195,7 +195,7 @@ def _function_space():
 
 @claim("ch02-mirror", CH, "symbolic",
        "With η_a = η_w = 1 and a > 0, Φ_δ(β) = (Ω − 2δ)√((Ω+δ)/2)/3 satisfies ∇Φ_δ = w and ∇²Φ_δ·M = a I, "
-       "so β̇ = −a(∇²Φ_δ)⁻¹∇L is a mirror flow with time warped by a(t).", ref="sec-ch02-mirror")
+       "so β̇ = −a(∇²Φ_δ)⁻¹∇L is a mirror flow with time warped by a(t).", ref="thm-ch02-function-space")
 def _mirror():
     b1, b2 = sp.symbols("beta_1 beta_2", real=True)
     dl = sp.Symbol("delta", real=True)

@@ -461,7 +461,7 @@ def fusion_time_ratio(depth, fusion_layer, sigma, sigma_yx, d_a, u0):
     -----
     Both times grow without bound as ``u0 → 0`` (``t_A ∝ u0^{2−L}``, the lag ``∝ u0^{2−L_f}`` or
     ``ln(1/u0)``), so the ratio is formed from their logarithms
-    (:func:`_log_fusion_times`): it is accurate for every ``u0`` down to the smallest positive
+    (``_log_fusion_times``): it is accurate for every ``u0`` down to the smallest positive
     float. For ``L_f = L ≥ 3`` it equals ``1 + (1 − k)Σ_yxA/(c_B(1 − u0^{L−2}))``, which tends
     to the two-layer ratio :func:`late_fusion_time_ratio`.
     """
