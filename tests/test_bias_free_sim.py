@@ -164,11 +164,22 @@ def test_flow_with_tau_is_the_unit_flow_at_t_over_tau(tau):
     data = random_data(6)
     net = bf.BiasFreeNet((3, 4, 2), alpha=0.2)
     p = bf.gaussian_init(net.widths, 0.5, n_ensemble=1, seed=7)
-    t = np.array([0.0, 0.5, 1.0, 2.0])
+    # unit times up to 2: beyond t ≈ 2 this flow slides along a kink (see the next test)
+    t = np.array([0.0, 0.25, 0.5, 1.0]) * min(1.0, 2 * tau)
     slow = sim.integrate_flow(net, p, data, t, tau=tau)
     unit = sim.integrate_flow(net, p, data, t / tau)
     assert np.allclose(slow.loss, unit.loss, rtol=1e-8, atol=1e-12)
     assert not np.allclose(slow.loss[-1], sim.integrate_flow(net, p, data, t).loss[-1])
+
+
+def test_flow_sliding_along_a_kink_is_an_error_not_a_hang():
+    # The same net and data as above: between t = 2 and 4 a pre-activation is pinned at 0 and
+    # the adaptive step shrinks without end; the evaluation budget turns that into an error.
+    data = random_data(6)
+    net = bf.BiasFreeNet((3, 4, 2), alpha=0.2)
+    p = bf.gaussian_init(net.widths, 0.5, n_ensemble=1, seed=7)
+    with pytest.raises(ValueError, match=r"max_evals=20000 .*reached only t = 2\.\d+ of 4"):
+        sim.integrate_flow(net, p, data, [0.0, 4.0], max_evals=20_000)
 
 
 def test_layer_spectra_shapes():

@@ -278,6 +278,12 @@ def train_gd(
     return Trajectory(t=t, steps=rec_steps, loss=losses, records=recs, params=params)
 
 
+class _FlowBudgetExceeded(Exception):
+    def __init__(self, t):
+        super().__init__(t)
+        self.t = float(t)
+
+
 def integrate_flow(
     model,
     params: Mapping[str, np.ndarray],
@@ -290,6 +296,7 @@ def integrate_flow(
     rtol: float = 1e-10,
     atol: float = 1e-12,
     method: str = "DOP853",
+    max_evals: int = 400_000,
 ) -> Trajectory:
     """Integrate the gradient flow ``τ dθ/dt = -rate·∂L/∂θ`` with ``scipy.integrate.solve_ivp``.
 
@@ -304,6 +311,11 @@ def integrate_flow(
         Tolerances passed to ``solve_ivp``.
     method : str
         ``solve_ivp`` method; DOP853 suits the smooth, non-stiff flows of this book.
+    max_evals : int
+        Most gradient evaluations allowed (the book's flows need at most a few ten thousand).
+        A flow through a kink of a piecewise-linear activation can *slide* along it (a
+        pre-activation pinned at zero); an adaptive integrator then shrinks its step without
+        end, and this budget turns that hang into an error.
 
     Returns
     -------
@@ -314,9 +326,10 @@ def integrate_flow(
     ------
     ValueError
         On bad times (empty, not finite, negative or decreasing) or τ, non-positive tolerances,
-        or if the integrator fails (message from ``solve_ivp``).
+        or if the integrator fails (message from ``solve_ivp``) or exceeds ``max_evals``.
     """
     params, n_ens = _check_params(params)
+    max_evals = _v.integer("max_evals", max_evals, minimum=1)
     tau = _v.positive_scalar("tau", tau)
     rtol = _v.positive_scalar("rtol", rtol)
     atol = _v.positive_scalar("atol", atol)
@@ -332,14 +345,29 @@ def integrate_flow(
     def unpack(y):
         return {n: y[offsets[j]:offsets[j + 1]].reshape(shapes[j]) for j, n in enumerate(names)}
 
-    def rhs(_t, y):
+    n_evals = 0
+
+    def rhs(t, y):
+        nonlocal n_evals
+        n_evals += 1
+        if n_evals > max_evals:
+            raise _FlowBudgetExceeded(t)
         g = model.grad(unpack(y), data)
         return np.concatenate([(-rate[n] * g[n] / tau).ravel() for n in names])
 
     y0 = np.concatenate([params[n].ravel() for n in names])
     # solve_ivp needs strictly increasing t_eval: repeated times are solved once and copied
     t_eval, back = np.unique(times, return_inverse=True)
-    sol = solve_ivp(rhs, (0.0, float(times[-1])), y0, t_eval=t_eval, method=method, rtol=rtol, atol=atol)
+    try:
+        sol = solve_ivp(rhs, (0.0, float(times[-1])), y0, t_eval=t_eval, method=method,
+                        rtol=rtol, atol=atol)
+    except _FlowBudgetExceeded as stop:
+        raise ValueError(
+            f"gradient-flow integration used more than max_evals={max_evals} gradient "
+            f"evaluations and reached only t = {stop.t:.6g} of {float(times[-1]):.6g}: the flow "
+            "is stiff or slides along a kink of the activation (a pre-activation held at 0). "
+            "Record to an earlier time, loosen rtol/atol, raise max_evals, or use train_gd."
+        ) from None
     if not sol.success:
         raise ValueError(f"gradient-flow integration failed: {sol.message}")
     ys = sol.y[:, back.ravel()]
