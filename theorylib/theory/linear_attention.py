@@ -288,8 +288,11 @@ def visible_plateaus(D, R):
 def merged_sigma_expr():
     """Sympy form of the merged model's scale ``σ(t)`` for ``Λ = λI`` (paper eq. 10, generalised).
 
-    .. math:: σ(t) = \\frac{e^{2λ^2\\sqrt{D}t/τ}}{λ s (e^{2λ^2\\sqrt D t/τ} - 1) + \\sqrt{D}/w_0^2},
-              \\quad s = 1 + (1 + D)/N
+    .. math::
+
+       σ(t) = \\frac{E(t)}{λ s (E(t) - 1) + \\sqrt{D}/w_0^2},
+
+       E(t) = e^{2λ^2\\sqrt{D}\\,t/τ},\\qquad s = 1 + \\frac{1 + D}{N}.
 
     Returns
     -------
@@ -320,8 +323,12 @@ def merged_time_course(t, D, N, w_init, lam=1.0, tau=1.0):
     For ``Λ = λI`` and aligned, balanced initialisation with layer norms ``‖w_2‖ = ‖W_1‖_F = w_init``
     the prediction is ``ŷ = σ(t) βᵀx_q`` with
 
-    .. math:: σ(t) = \\frac{e^{2λ^2\\sqrt{D}t/τ}}{λ s (e^{2λ^2\\sqrt D t/τ} - 1) + \\sqrt{D}/w_{init}^2},
-       \\qquad L(t) = Dλ(1 - 2λσ + λ^2 s σ^2),\\quad s = 1 + \\frac{1 + D}{N}.
+    .. math::
+
+       σ(t) = \\frac{E(t)}{λ s (E(t) - 1) + \\sqrt{D}/w_{init}^2},\\qquad
+       L(t) = Dλ(1 - 2λσ + λ^2 s σ^2),
+
+       E(t) = e^{2λ^2\\sqrt{D}\\,t/τ},\\qquad s = 1 + \\frac{1 + D}{N}.
 
     Paper eq. (10) is ``λ = 1``. Evaluated without overflow.
 

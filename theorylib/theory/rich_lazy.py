@@ -422,8 +422,11 @@ def learning_time(delta, s, mu0, mu, eta_a=1.0, eta_w=1.0):
 
     The aligned flow is ``μ̇ = Ω(μ)(s − μ)`` with ``Ω(μ) = √(δ² + 4κμ²)``, κ = η_aη_w; it separates:
 
-    .. math:: t = \\frac{1}{Ω_*}\\ln\\frac{F(μ)}{F(μ_0)},\\qquad
-       F(m) = \\frac{δ^2 + 4κ s m + Ω_*\\sqrt{δ^2 + 4κ m^2}}{s − m},\\quad Ω_* = \\sqrt{δ^2 + 4κ s^2}.
+    .. math::
+
+       t = \\frac{1}{Ω_*}\\ln\\frac{F(μ)}{F(μ_0)},\\qquad Ω_* = \\sqrt{δ^2 + 4κ s^2},
+
+       F(m) = \\frac{δ^2 + 4κ s m + Ω_*\\sqrt{δ^2 + 4κ m^2}}{s − m}.
 
     At δ = 0 this is ``(1/2s)ln[μ(s−μ₀)/(μ₀(s−μ))]`` (κ = 1), the logistic time of Chapter 1.
 
