@@ -40,12 +40,12 @@ THEME_ICON = re.compile(r'(<i class="theme-switch [^"]*"[^>]*?) title="[^"]*"></
 BIBLIOENTRY = re.compile(r'(<div class="citation"[^>]*? )role="doc-biblioentry"')
 
 
-TOC_SUMMARY = re.compile(r'<details><summary>(<span class="toctree-toggle")')
+TOC_SUMMARY = re.compile(r'<details( open="open")?><summary>(<span class="toctree-toggle")')
 TOGGLE_SUMMARY = re.compile(r'<summary aria-label="Toggle hidden content">')
 
 
 def fix_html(text: str) -> str:
-    text = TOC_SUMMARY.sub(r'<details><summary aria-label="Show the pages of this section">\1',
+    text = TOC_SUMMARY.sub(r'<details\1><summary aria-label="Show the pages of this section">\2',
                            text)
     text = TOGGLE_SUMMARY.sub("<summary>", text)
     text = SEARCH_FIELD.sub(r"\1", text)
