@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -132,8 +133,13 @@ def bibtex_fields(entry: str) -> tuple[str, str, dict]:
     return kind, key, fields
 
 
-def check_cite_block(text: str, nn: int, cff: dict) -> list[str]:
-    """Problems with the 'Cite this chapter' section of a chapter's markdown."""
+def check_cite_block(text: str, nn: int, cff: dict, entry=None) -> list[str]:
+    """Problems with the 'Cite this chapter' section of a chapter's markdown.
+
+    The section holds the ``{cite-chapter}`` directive (``_ext/sld_release.py``), which writes
+    the BibTeX entry from CITATION.cff at build time, so no chapter holds a copy of the version
+    to edit by hand. ``entry(nn, title)`` gives that entry (default: the extension's own); its
+    fields are checked here as a reader would cite them."""
     headings = re.findall(r"^(#{1,2}) +(.+?)\s*$", text, re.M)
     titles = [t for level, t in headings if level == "#"]
     sections = [t for level, t in headings if level == "##"]
@@ -143,11 +149,18 @@ def check_cite_block(text: str, nn: int, cff: dict) -> list[str]:
     if sections[-1] != "Cite this chapter":
         problems.append(f"'Cite this chapter' must be the last section (found {sections[-1]!r} after it)")
     section = text.split("## Cite this chapter", 1)[1]
-    blocks = re.findall(r"^```bibtex[ \t]*\n(.*?)^```", section, re.M | re.S)
-    if len(blocks) != 1:
-        return problems + [f"'Cite this chapter' needs exactly one ```bibtex block (found {len(blocks)})"]
+    if re.search(r"^```bibtex", section, re.M):
+        problems.append("a hand-written ```bibtex block: use the {cite-chapter} directive, which "
+                        "takes the version and DOI from CITATION.cff")
+    directives = re.findall(r"^```\{cite-chapter\}[ \t]*\n```", section, re.M)
+    if len(directives) != 1:
+        return problems + ["'Cite this chapter' needs exactly one {cite-chapter} directive "
+                           f"(found {len(directives)})"]
+    if not titles:
+        return problems + ["the chapter has no '# Title' heading"]
+    entry = entry or _cite_entry
     try:
-        kind, key, f = bibtex_fields(blocks[0])
+        kind, key, f = bibtex_fields(entry(nn, " ".join(titles[0].split())))
     except ValueError as err:
         return problems + [str(err)]
     pref = cff.get("preferred-citation", {})
@@ -159,6 +172,8 @@ def check_cite_block(text: str, nn: int, cff: dict) -> list[str]:
         "version": str(cff.get("version")),
         "url": REPO_URL,
     }
+    if cff.get("doi"):
+        expected["doi"] = str(cff["doi"])
     if kind != "incollection":
         problems.append(f"entry type is @{kind}, expected @incollection")
     if key != f"sld2026-ch{nn:02d}":
@@ -166,14 +181,18 @@ def check_cite_block(text: str, nn: int, cff: dict) -> list[str]:
     for name, value in expected.items():
         if f.get(name) != value:
             problems.append(f"BibTeX field {name} = {f.get(name)!r}, expected {value!r}")
-    if not titles:
-        problems.append("the chapter has no '# Title' heading")
-    elif " ".join(f.get("title", "").split()) != " ".join(titles[0].split()):
+    if " ".join(f.get("title", "").split()) != " ".join(titles[0].split()):
         problems.append(f"BibTeX title {f.get('title')!r} differs from the chapter title {titles[0]!r}")
     if "{cite" not in section.split("```", 2)[-1]:
         problems.append("after the BibTeX block, ask readers to also cite the original paper(s) "
                         "with {cite}`...`")
     return problems
+
+
+def _cite_entry(nn: int, title: str) -> str:
+    sys.path.insert(0, str(ROOT / "_ext"))
+    import sld_release
+    return sld_release.chapter_bibtex(nn, title)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -444,8 +463,13 @@ Done.
 
 ## Cite this chapter
 
-```bibtex
-@incollection{sld2026-ch07,
+```{cite-chapter}
+```
+
+Please also cite {cite}`saxe2014exact`.
+"""
+CFF_STUB = {"version": "0.1.0", "preferred-citation": {"year": 2026}}
+STUB_ENTRY = """@incollection{sld2026-ch07,
   title     = {A title},
   booktitle = {Solvable Learning Dynamics},
   author    = {{The Solvable Learning Dynamics authors}},
@@ -453,17 +477,18 @@ Done.
   year      = {2026},
   version   = {0.1.0},
   url       = {https://github.com/solvable-learning-dynamics/solvable-learning-dynamics}
-}
-```
+}"""
 
-Please also cite {cite}`saxe2014exact`.
-"""
-CFF_STUB = {"version": "0.1.0", "preferred-citation": {"year": 2026}}
+
+def stub_entry(nn, title, text=STUB_ENTRY):
+    return text
 
 
 def test_checks_accept_the_briefing_format():
     assert check_exercises(GOOD, 7) == []
-    assert check_cite_block(GOOD, 7, CFF_STUB) == []
+    assert check_cite_block(GOOD, 7, CFF_STUB, stub_entry) == []
+    # the extension's own entry for the same chapter passes too
+    assert check_cite_block(GOOD, 7, {**CFF_STUB, "version": load_cff()["version"]}) == []
 
 
 @pytest.mark.parametrize("broken, message", [
@@ -478,20 +503,22 @@ def test_exercise_check_catches(broken, message):
     assert any(message in p for p in problems), problems
 
 
-@pytest.mark.parametrize("broken, message", [
-    (GOOD.replace("## Cite this chapter", "## How to cite"), "no '## Cite this chapter'"),
-    (GOOD + "\n## Appendix\n", "must be the last section"),
-    (GOOD.replace("sld2026-ch07", "sld2026-ch7"), "stable label"),
-    (GOOD.replace("{0.1.0}", "{0.0.9}"), "version"),
-    (GOOD.replace("{7}", "{8}"), "chapter"),
-    (GOOD.replace("title     = {A title}", "title     = {Another}"), "differs from the chapter"),
-    (GOOD.replace("{Solvable Learning Dynamics}", "{SLD}"), "booktitle"),
-    (GOOD.replace("@incollection", "@misc"), "@incollection"),
-    (GOOD.replace("Please also cite {cite}`saxe2014exact`.", ""), "also cite"),
-    (GOOD.replace("```bibtex", "```text"), "exactly one ```bibtex"),
+@pytest.mark.parametrize("broken, entry, message", [
+    (GOOD.replace("## Cite this chapter", "## How to cite"), STUB_ENTRY, "no '## Cite this chapter'"),
+    (GOOD + "\n## Appendix\n", STUB_ENTRY, "must be the last section"),
+    (GOOD, STUB_ENTRY.replace("sld2026-ch07", "sld2026-ch7"), "stable label"),
+    (GOOD, STUB_ENTRY.replace("{0.1.0}", "{0.0.9}"), "version"),
+    (GOOD, STUB_ENTRY.replace("{7}", "{8}"), "chapter"),
+    (GOOD, STUB_ENTRY.replace("{A title}", "{Another}"), "differs from the chapter"),
+    (GOOD, STUB_ENTRY.replace("{Solvable Learning Dynamics}", "{SLD}"), "booktitle"),
+    (GOOD, STUB_ENTRY.replace("@incollection", "@misc"), "@incollection"),
+    (GOOD.replace("Please also cite {cite}`saxe2014exact`.", ""), STUB_ENTRY, "also cite"),
+    (GOOD.replace("```{cite-chapter}", "```{note}"), STUB_ENTRY, "exactly one {cite-chapter}"),
+    (GOOD.replace("```{cite-chapter}\n```", "```bibtex\n@misc{x,\n}\n```\n\n```{cite-chapter}\n```"),
+     STUB_ENTRY, "hand-written"),
 ])
-def test_cite_check_catches(broken, message):
-    problems = check_cite_block(broken, 7, CFF_STUB)
+def test_cite_check_catches(broken, entry, message):
+    problems = check_cite_block(broken, 7, CFF_STUB, lambda nn, title: entry)
     assert any(message in p for p in problems), problems
 
 

@@ -67,6 +67,10 @@ def test_chapter_page_has_exercise_solution_and_cite_block(page, html_dir):
     plain = re.sub(r"<[^>]+>", "", section.group(1))
     assert f"@incollection{{sld2026-ch{nn}," in plain, f"{page}: no BibTeX entry sld2026-ch{nn}"
     assert "booktitle = {Solvable Learning Dynamics}" in " ".join(plain.split()), plain
+    # the {cite-chapter} directive writes the version of CITATION.cff (one place to edit)
+    cff = (Path(__file__).resolve().parents[2] / "CITATION.cff").read_text()
+    version = re.search(r"^version: *\"?([^\"\n]+)", cff, re.M).group(1).strip()
+    assert f"version = {{{version}}}" in " ".join(plain.split()), plain
 
 
 @pytest.mark.parametrize("page", CHAPTERS)
