@@ -13,6 +13,7 @@ command -v latexmk >/dev/null || need+=(latexmk)
 command -v rsvg-convert >/dev/null || need+=(librsvg2-bin)
 command -v pdftotext >/dev/null || need+=(poppler-utils)
 fc-list 2>/dev/null | grep -q FreeSerif || need+=(fonts-freefont-otf)
+fc-list 2>/dev/null | grep -q "DejaVu Sans Mono" || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -gt 0 ]; then
   as_root=""; [ "$(id -u)" = 0 ] || as_root="sudo"
   $as_root apt-get update -qq
