@@ -60,7 +60,7 @@ def ocs_phase(loss: dict, bias: dict, modes: dict, ocs_loss: float):
 
 
 def three_routes(hidden: dict, onehot: dict, tie: dict, mean: dict, P: int):
-    """Fig. ``fig-ch06-routes``: the OCS as a Saxe mode (hidden bias), as a singular mode of Y
+    """Fig. ``fig-ch06-routes``: the OCS as a singular mode of Chapter 1 (hidden bias), as a singular mode of Y
     (one-hot, no bias, with the root-less tie) and driven by the input mean (no bias)."""
     use_style()
     fig, axes = plt.subplots(1, 3, figsize=(FULL_WIDTH, 2.9), sharey=True)

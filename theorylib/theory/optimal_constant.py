@@ -84,7 +84,7 @@ def ocs(Y):
 
 
 def ocs_loss(Y):
-    """Loss on the OCS plateau: ``½ (1/P) Σ_μ ‖y_μ − ȳ‖² = ½ tr Cov(y)``.
+    """Loss on the OCS plateau: ``½ (1/P) Σ_μ ‖y_μ − ȳ‖² = ½ tr C_yy`` (``C_yy = Σ_yy − ȳȳᵀ``).
 
     Chapter 6, Theorem ``thm-ch06-ocs``.
 
@@ -297,7 +297,7 @@ def hidden_bias_mode_strength(sigma_yx, ybar, rtol=1e-10):
     """Singular value of the OCS mode when the hidden bias is a constant input unit.
 
     With ``x̃ = [x; 1]``, centred whitened ``x`` gives ``Σ̃_xx = I`` and ``Σ̃_yx = [Σ_yx | ȳ]``.
-    If ``Σ_yxᵀ ȳ = 0`` then ``(ȳ/‖ȳ‖, e_const)`` is a singular pair of ``Σ̃_yx`` with
+    If ``Σ_yxᵀ ȳ = 0`` then ``(ȳ/‖ȳ‖, e_c)`` is a singular pair of ``Σ̃_yx`` with
 
     .. math:: s_0 = \\lVert \\bar y\\rVert .
 
@@ -576,7 +576,7 @@ def output_bias_loss(t, Y, b0, u0, tau=1.0):
     ``L(t) = ½‖ȳ − b₂(t)‖² + ½Σ_α (s_α − u_α(t))²``.
 
     With ``b₂(0) = 0`` and ``u₀ → 0`` it starts at ``½E‖y‖²``, sits on the OCS plateau
-    ``½ tr Cov(y)`` once the bias is learned, and falls to 0. Chapter 6, Theorem ``thm-ch06-decouple``.
+    ``½ tr C_yy`` once the bias is learned, and falls to 0. Chapter 6, Theorem ``thm-ch06-decouple``.
 
     Parameters
     ----------
