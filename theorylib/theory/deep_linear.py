@@ -1,7 +1,7 @@
 """Closed forms for deep linear networks (Chapter 1; Saxe, McClelland & Ganguli 2014).
 
 Book conventions: whitened inputs ``Σ_xx = I``, ``Σ_yx = Σ_α s_α u_α v_αᵀ``, loss
-``L = ½E‖y − f(x)‖²`` and gradient flow ``τ dW/dt = −∂L/∂W``. On the decoupled manifold each
+``𝓛 = ½𝔼‖y − f(x)‖²`` and gradient flow ``τ dW/dt = −∂𝓛/∂W``. On the decoupled manifold each
 mode is a scalar chain ``τ ȧ_i = (Π_{j≠i} a_j)(s − Π_j a_j)``.
 
 Every function is vectorised by numpy broadcasting and raises ``ValueError`` outside the
@@ -29,7 +29,7 @@ __all__ = [
 
 
 def mode_strength_expr():
-    """Sympy form of eq. (12): ``u(t) = s e^{2st/τ} / (e^{2st/τ} − 1 + s/u0)``.
+    """Sympy form of Saxe et al.'s eq. (12): ``u(t) = s e^{2st/τ} / (e^{2st/τ} − 1 + s/u0)``.
 
     Returns
     -------
@@ -56,7 +56,7 @@ def mode_strength(t, s, u0, tau=1.0):
     s : array_like
         Singular value of the mode, ``s > 0``.
     u0 : array_like
-        Initial strength ``u0 > 0`` (balanced: ``a0 = b0 = √u0``).
+        Initial strength ``u0 > 0`` (balanced: first-layer and readout factors ``w₀ = a₀ = √u0``).
     tau : float
         Time constant, > 0.
 
@@ -97,7 +97,7 @@ def learning_time(s, u0, u, tau=1.0):
 
     .. math:: t = \\frac{\\tau}{2s} \\ln\\frac{u (s - u_0)}{u_0 (s - u)}.
 
-    With ``u0 = ε`` and ``u = s − ε`` this is ``≈ (τ/s) ln(s/ε)``.
+    From ``u0`` to ``u = s − u0`` this is ``(τ/s) ln((s − u0)/u0) ≈ (τ/s) ln(s/u0)``.
 
     Raises
     ------
@@ -168,15 +168,20 @@ def gd_first_order_error(t, s, u0):
 
 
 def unbalanced_limit(s, a0, b0):
-    """Limit ``(a∞, b∞)`` of ``τȧ = b(s − ab)``, ``τḃ = a(s − ab)`` from ``(a0, b0)``.
+    """End point ``(w∞, a∞)`` of one unbalanced mode (Chapter 1, ``thm-ch01-unbalanced``).
 
-    ``a² − b² = c`` is conserved and ``ab → s``, so
+    The mode has first-layer (input) factor ``w`` and readout factor ``a`` and follows
+    ``τẇ = a(s − aw)``, ``τȧ = w(s − aw)``. The argument names are historical: ``a0`` is the
+    first-layer start ``w₀`` and ``b0`` the readout start ``a₀``; the first returned array is
+    ``w∞``, the second ``a∞``. The balance ``δ = a² − w²`` (readout minus input) is conserved
+    and ``aw → s``, so
 
-    .. math:: a_\\infty^2 = \\tfrac{c + \\sqrt{c^2 + 4s^2}}{2},\\qquad b_\\infty = s / a_\\infty .
+    .. math:: a_\\infty^2 = \\tfrac12\\big(\\delta + \\sqrt{\\delta^2 + 4s^2}\\big),\\qquad
+       w_\\infty = s / a_\\infty .
 
-    The sign is inherited from the variable that cannot cross zero (``a`` if ``c > 0``, ``b``
-    if ``c < 0``). On the stable manifold of the saddle (``a0 = −b0``, including the origin)
-    the flow ends at ``(0, 0)``.
+    The sign is inherited from the factor that cannot cross zero (``a`` if ``δ > 0``, ``w`` if
+    ``δ < 0``). On the stable manifold of the saddle (``w₀ = −a₀``, including the origin) the
+    flow ends at ``(0, 0)``.
 
     Raises
     ------
@@ -202,25 +207,27 @@ def unbalanced_limit(s, a0, b0):
 
 
 def deep_learning_time(s, u0, u, n_weights, tau=1.0):
-    """Time for ``u = a^N`` to go from ``u0`` to ``u`` when ``N`` equal factors follow
-    ``τȧ_i = (Π_{j≠i} a_j)(s − Π_j a_j)`` (Saxe et al. eq. 15 with ``N = N_l − 1``).
+    """Time for ``u = a^L`` to go from ``u0`` to ``u`` when ``L`` equal factors follow
+    ``τȧ_i = (Π_{j≠i} a_j)(s − Π_j a_j)`` (Chapter 1, ``thm-ch01-deep``; Saxe et al.'s eq. 15
+    with ``L = N_l − 1`` weight layers).
 
-    ``τ u̇ = N u^{2−2/N}(s − u)``. Substituting ``u = s y^N`` gives
+    ``τ u̇ = L u^{2−2/L}(s − u)``. Substituting ``u = s q^L`` gives
 
-    .. math:: t = \\tau s^{2/N - 2}\\Big[F(y)\\Big]_{y_0}^{y_1},\\quad
-       F(y) = \\frac{y^{2-N}}{2-N} + \\frac{y^2}{2}\\,{}_2F_1\\!\\big(1, \\tfrac2N; 1 + \\tfrac2N; y^N\\big),
+    .. math:: t = \\tau s^{2/L - 2}\\Big[F(q)\\Big]_{q_0}^{q_1},\\quad
+       F(q) = \\frac{q^{2-L}}{2-L} + \\frac{q^2}{2}\\,{}_2F_1\\!\\big(1, \\tfrac2L; 1 + \\tfrac2L; q^L\\big),
 
-    with ``y^{2−N}/(2−N)`` read as ``ln y`` for ``N = 2`` (then eq. 11 is recovered).
+    with ``q_0 = (u0/s)^{1/L}``, ``q_1 = (u/s)^{1/L}`` and ``q^{2−L}/(2−L)`` read as ``ln q`` for
+    ``L = 2`` (then Saxe et al.'s eq. 11 is recovered).
 
     Parameters
     ----------
     n_weights : int
-        Number of weight matrices ``N ≥ 1`` in the chain.
+        Number of weight layers ``L ≥ 1`` in the chain.
 
     Raises
     ------
     ValueError
-        Unless ``0 < u0 ≤ u < s``, ``N`` a positive (finite) integer and ``tau > 0``.
+        Unless ``0 < u0 ≤ u < s``, ``L`` a positive (finite) integer and ``tau > 0``.
     """
     s = _pos("s", s)
     u0 = _pos("u0", u0)
