@@ -199,3 +199,17 @@ def test_scalar_chains_reject_bad_input():
         net.grad({"a": np.ones((2, 2))}, sim.Moments(np.eye(1), np.ones((1, 1)), 1.0))
     with pytest.raises(ValueError):
         net.grad({"a": np.ones((2, 3))}, sim.Moments(np.eye(2), np.ones((1, 2)), 2.0))
+
+
+def test_first_crossings_interpolates_between_records():
+    """Chapter 1's half-strength crossings (checks.ch01_deep_linear): linear interpolation
+    between the two records around the level, per column, exact for piecewise-linear data."""
+    from theorylib.checks.ch01_deep_linear import _first_crossings
+
+    t = np.arange(0.0, 5.0, 1.0)
+    u = np.stack([t, 2 * t, np.minimum(t, 2.0) ** 2], axis=1)  # (time, column)
+    np.testing.assert_allclose(_first_crossings(u, t, np.array([1.5, 3.0, 2.0])),
+                               [1.5, 1.5, 1 + 1 / 3], rtol=1e-12)
+    # the first crossing counts, not a later one; extra leading axes broadcast
+    wave = np.array([0.0, 2.0, 0.0, 2.0, 2.0])[:, None, None] * np.ones((1, 2, 3))
+    assert np.allclose(_first_crossings(wave, t, 1.0), 0.5)
