@@ -224,3 +224,17 @@ def test_gd_time_scales_with_tau_in_gradient_flow():
     fast = engine.integrate_flow(net, p, data, [0.0, 1.0, 3.0], tau=1.0, record=rec)
     assert np.allclose(slow["W"], fast["W"], atol=1e-8)
     assert np.abs(slow["W"][-1] - slow["W"][0]).max() > 0.1  # the weights did move
+
+
+def test_wrong_sign_growth_is_not_vacuous():
+    """The sign-caveat check must fail when W_B merely starts negative and never grows that way."""
+    from theorylib.checks.ch04_fusion_depth import wrong_sign_growth
+
+    t = np.linspace(0.0, 4.0, 401)
+    start_negative = -2e-12 * np.exp(-t) + 1e-9 * t**4  # minimum at t = 0: no wrong-sign growth
+    assert not wrong_sign_growth(t, start_negative, 1.7)[3]
+    dip = -2e-12 * np.exp(3.0 * t) * (t < 1.7) - 2e-12 * np.exp(3.0 * 1.7) * (t >= 1.7) * np.exp(-(t - 1.7))
+    wb0, wb_min, t_min, ok = wrong_sign_growth(t, dip, 1.7)
+    assert ok and wb0 == dip[0] and t_min <= 1.7 and wb_min < 50 * wb0
+    late = np.where(t < 3.0, -2e-12, -1e-9)  # the minimum comes too late (after 1.5 t_A)
+    assert not wrong_sign_growth(t, late, 1.7)[3]

@@ -210,8 +210,8 @@ def chain_flow(depth: int, fusion_layer: int):
 
 
 @claim("ch04-deep-reduction", CH, "symbolic",
-       'For depth 4 and every fusion layer, the flow on the aligned balanced manifold is τu̇_m = g_m '
-       'u_m^{L_f−1} v^{L−L_f}, equal factors stay equal and v² − u_A² − u_B² is conserved.',
+       'For depth 4 and every fusion layer, the flow on the aligned balanced manifold is τḟ_m = g_m '
+       'f_m^{L_f−1} v^{L−L_f}, equal factors stay equal and v² − f_A² − f_B² is conserved.',
        ref="thm-ch04-reduction")
 def _deep_red():
     return sp.Matrix([e for Lf in range(1, 5) for e in chain_flow(4, Lf)])
@@ -219,9 +219,9 @@ def _deep_red():
 
 @lru_cache(maxsize=None)
 def separable_solutions(fusion_layer: int):
-    """dsolve of du_B/du_A = k(u_B/u_A)^{L_f−1}, u_B(u0) = u0; returns (solutions, claimed form, (x, u0, k))."""
-    x, u0, k = sp.symbols("x u_0 k", positive=True)
-    ub = sp.Function("u_B")
+    """dsolve of df_B/df_A = k(f_B/f_A)^{L_f−1}, f_B(f0) = f0; returns (solutions, claimed form, (x, u0, k))."""
+    x, u0, k = sp.symbols("x f_0 k", positive=True)
+    ub = sp.Function("f_B")
     Lf = fusion_layer
     sols = sp.dsolve(sp.Eq(ub(x).diff(x), k * (ub(x) / x) ** (Lf - 1)), ub(x), ics={ub(u0): u0})
     sols = tuple(sols) if isinstance(sols, list) else (sols,)
@@ -239,8 +239,8 @@ def separable_matches(fusion_layer: int) -> bool:
 
 
 @claim("ch04-separable", CH, "symbolic",
-       "In the loss-free phase, dsolve of du_B/du_A = κ(u_B/u_A)^{L_f−1} gives the library's "
-       'early_branch_size for L_f = 2, 3, 4, and the escape integral of B is u_B0^{2−L_f}/(L_f − 2).',
+       "In the loss-free phase, dsolve of df_B/df_A = κ(f_B/f_A)^{L_f−1} gives the library's "
+       'early_branch_size for L_f = 2, 3, 4, and the escape integral of B is f_B0^{2−L_f}/(L_f − 2).',
        ref="thm-ch04-deep")
 def _separable():
     res = []
@@ -511,7 +511,7 @@ def heat_run():
 @claim("ch04-heatmap-ratio", CH, "numeric",
        'On 21 toy data sets (r ∈ {1.5, 2, 3}, |ρ| ≤ 0.75), the GD time ratio (η = 2.5e-3, aligned '
        'init ε = 1e-9) agrees with 1 + (r² − 1)/(1 − ρ²).',
-       tol=2.5e-2, tol_reason="O(η Σ_yxA) Euler error (η Σ_yxA up to 0.029 at r = 3) plus the O(1/ln(1/ε)) finite-init "
+       tol=3e-2, tol_reason="O(η Σ_yxA) Euler error (η Σ_yxA up to 0.029 at r = 3) plus the O(1/ln(1/ε)) finite-init "
                               'correction; measured 2.2% (0.75% in the protocol run at η = 1.25e-3, ε'
                               ' = 1e-12)',
        ref="fig-ch04-heatmaps")
@@ -551,17 +551,32 @@ def sign_caveat_run():
     return t, wa[:, 0], wb[:, 0], float(tb[0] / ta[0])
 
 
+def wrong_sign_growth(t, wb, t_a):
+    """B's early wrong-sign growth: (W_B(0), min W_B, the time of the minimum, and whether the minimum
+    is at least 50 times below min(W_B(0), 0) and reached before 1.5 t_A)."""
+    i = int(np.argmin(wb))
+    ok = bool(wb[i] < 50 * min(wb[0], 0.0) and wb[i] < 0 and t[i] < 1.5 * t_a)
+    return float(wb[0]), float(wb[i]), float(t[i]), ok
+
+
 @claim("ch04-sign-caveat", CH, "numeric",
-       'Toy r = 3, ρ = −0.6 (Σ_yxB = −0.8 < 0 < c_B = 0.64), random init: GD measures the signed '
-       'ratio 13.5, not the norm form 1 + (‖Σ_yxA‖ − ‖Σ_yxB‖)/‖c_B‖ = 11.0.',
-       tol=2e-2, tol_reason="η = 2.5e-3 gives an O(ηΣ_yxA) = 1.2% shift; measured 1.2%, while the boxed form is off by 24%",
+       'Toy r = 3, ρ = −0.6 (Σ_yxB = −0.8 < 0 < c_B = 0.64), random init: GD measures 13.7, within 2% '
+       'of the signed ratio 13.5 and far from the norm form 1 + (‖Σ_yxA‖ − ‖Σ_yxB‖)/‖c_B‖ = 11.0; before '
+       't_A, W_B first grows (negligibly) with the wrong sign.',
+       tol=2e-2, tol_reason="η = 2.5e-3 with ηΣ_yxA = 0.018 gives an O(ηΣ_yxA) shift; measured 1.2%, while "
+                            "the norm form is 19.5% below the GD value (less than 10% would add 1, as would "
+                            "no wrong-sign growth of W_B by a factor 50 before 1.5 t_A)",
        ref="sec-ch04-sign")
 def _sign():
     S, s = fu.toy_statistics(3.0, -0.6)
-    *_, ratio = sign_caveat_run()
+    t, wa, wb, ratio = sign_caveat_run()
     signed = fu.late_fusion_time_ratio(S, s, 1)
     boxed = 1 + (abs(s[0]) - abs(s[1])) / abs(fu.residual_drive(S, s, 1)[0])
-    return abs(ratio - signed) / signed, {"sim": ratio, "signed": signed, "boxed": boxed}
+    t_a = float(fs.first_crossing(t, wa, fu.unimodal_solution(S, s, 1)[0] / 2)[0])
+    wb0, wb_min, t_min, wrong_sign = wrong_sign_growth(t, wb, t_a)
+    bad = int(abs(ratio - boxed) / ratio < 0.1) + int(not wrong_sign)
+    return abs(ratio - signed) / signed + bad, {"sim": ratio, "signed": signed, "boxed": boxed, "t_a": t_a,
+                                                "wb0": wb0, "wb_min": wb_min, "t_min": t_min}
 
 
 # ------------------------------------------------------------------ deep fusion
@@ -781,8 +796,8 @@ def effective_scale(fusion_layer: int, t_a: float) -> float:
        "At the authors' deep setting (depth 4, 100 units per branch and 100 shared, Gaussian init of norm "
        "ε = 0.1 per branch layer and √2ε per shared layer, η = 0.04, r = 2, ρ = 0, 4 seeds), late fusion's seed-mean t_B/t_A equals the "
        "late-fusion limit 1 + (r² − 1)/(1 − ρ²) = 4, while single seeds scatter around it.",
-       tol=0.1, tol_reason="seed scatter: single-seed ratios spread by ±12% (3.6–4.5), so the 4-seed mean has a "
-                           "standard error of about 5%; the tolerance is two standard errors. Measured 0.6%",
+       tol=5e-2, tol_reason="seed scatter: single-seed ratios 3.89–4.16, so the 4-seed mean has a standard error "
+                            "of 1.6%; the tolerance is three standard errors. Measured 0.6%",
        ref="sec-ch04-random-init")
 def _random_init():
     rnd = random_init_run()
@@ -793,11 +808,14 @@ def _random_init():
 
 @claim("ch04-random-init-effective", CH, "numeric",
        "At the same setting, an aligned init of the effective scale ε_eff fitted to the measured t_A "
-       "(one number per L_f) predicts the measured seed-mean t_B/t_A for L_f = 2, 3, 4, "
-       "while the aligned theory at ε = 0.1 overestimates the intermediate-fusion ratios.",
-       tol=0.2, tol_reason="the deep formula is leading order in ε (its error at ε = 0.05 against the exact "
-                           "reduced flow is up to 8%, claim ch04-deep-init-trend), plus seed scatter (~5%) "
-                           "and the η = 0.04 step; measured 12.5% (L_f = 3), 0.7% (L_f = 2, 4)",
+       "(one number per L_f) predicts the measured seed-mean t_B/t_A within 2% for L_f = 2 and 4 but is "
+       "10–16% low for L_f = 3; the aligned theory at ε = 0.1 overestimates the ratios for L_f = 2, 3.",
+       tol=2e-2, tol_reason="the error is the larger relative gap for L_f = 2, 4 (measured 0.7%); the 4-seed "
+                            "means have standard errors of 0.04% (L_f = 2) and 1.6% (L_f = 4), and the "
+                            "leading-order estimate is within 0.7% of the exact reduced flow at ε = 0.05 "
+                            "(claim ch04-deep-init-trend). Each failed ordering (aligned above GD for "
+                            "L_f = 2, 3; L_f = 3 gap between 10% and 16%, measured 12.5%, seed standard "
+                            "error 2.9%) adds 1",
        ref="sec-ch04-random-init")
 def _random_eff():
     rnd = random_init_run()
@@ -807,8 +825,10 @@ def _random_eff():
     pred = np.array([fu.fusion_time_ratio(DEEP_L, lf, S, s, 1, e) for lf, e in zip(AUTH_LF, eff)])
     aligned = np.array([fu.fusion_time_ratio(DEEP_L, lf, S, s, 1, DEEP_U0) for lf in AUTH_LF])
     ta_aligned = np.array([fu.fusion_times(DEEP_L, lf, S, s, 1, DEEP_U0)[0] for lf in AUTH_LF])
-    err = float(np.max(np.abs(pred - ratio) / ratio))
-    return err, {"eps_eff": eff, "pred": pred, "sim": ratio, "aligned": aligned, "ta": ta,
+    rel = (pred - ratio) / ratio
+    err = float(max(abs(rel[0]), abs(rel[2])))
+    bad = int(np.sum(aligned[:2] <= ratio[:2])) + int(not 0.10 < -rel[1] < 0.16)
+    return err + bad, {"eps_eff": eff, "rel": rel, "pred": pred, "sim": ratio, "aligned": aligned, "ta": ta,
                  "ta_aligned": ta_aligned}
 
 

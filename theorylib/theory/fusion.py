@@ -206,15 +206,21 @@ def late_fusion_time_ratio(sigma, sigma_yx, d_a):
        \\qquad \\hat c_B = c_B/\\lVert c_B\\rVert,
 
     exact to leading order in ``ln(1/u0)`` for either sign of ``Σ_yxB c_B``; for a multi-dimensional
-    B with ``Σ_yxB·c_B > 0``, Zhang et al.'s boxed form ``1 + (‖Σ_yxA‖ − ‖Σ_yxB‖)/‖c_B‖`` (the two
-    coincide for scalar B when ``Σ_yxB c_B > 0``). Toy case: ``1 + (r² − 1)/(1 − ρ²)`` for every ρ.
+    B with ``Σ_yxB·c_B > 0``, Zhang et al.'s boxed (norm) form ``1 + (‖Σ_yxA‖ − ‖Σ_yxB‖)/‖c_B‖`` (the
+    two coincide for scalar B when ``Σ_yxB c_B > 0``). For a multi-dimensional B the norm form is
+    the ``u0 → 0`` limit for any ``cos θ = Σ̂_yxB·ĉ_B > −1``, whatever its sign; at finite ``u0`` the
+    ratio exceeds it by about ``ln(2/(1 + cos θ))‖Σ_yxA‖/(‖c_B‖ ln(1/u0))``, at most ``ln 2`` times
+    ``‖Σ_yxA‖/(‖c_B‖ ln(1/u0))`` for ``cos θ ≥ 0`` but unbounded as ``cos θ → −1``, which is why
+    ``Σ_yxB·c_B ≤ 0`` raises.
+    Toy case: ``1 + (r² − 1)/(1 − ρ²)`` for every ρ.
 
     Raises
     ------
     ValueError
         If Σ is not positive definite; if A is not learned first (``‖Σ_yxA‖ < ‖Σ_yxB‖``);
         if ``c_B = 0`` (B is never learned); or if B is multi-dimensional and
-        ``Σ_yxB·c_B ≤ 0``, where neither form is exact (the hidden direction rotates).
+        ``Σ_yxB·c_B ≤ 0``, where neither form is accurate at practical ``u0`` (the hidden
+        direction rotates at a cost that is only negligible against ``ln(1/u0)`` as ``u0 → 0``).
     """
     S, s, d_a = _stats(sigma, sigma_yx, d_a)
     sa, sb = s[:d_a], s[d_a:]
