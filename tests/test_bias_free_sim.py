@@ -218,3 +218,26 @@ def test_shape_and_alpha_mismatch_raise():
         bf.BiasFreeNet((3, 5, 2)).grad(bf.gaussian_init((3, 4, 2), 0.1), data)
     with pytest.raises(ValueError):
         bf.BiasFreeNet((4, 4, 2)).loss(bf.gaussian_init((4, 4, 2), 0.1), data)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.3, 1.0])
+def test_sign_doubled_deep_net_is_linear(alpha):
+    # W1 = [M1; −M1], W2 = [[M, −M], [−M, M]], W3 = [N, −N] computes 4κ² N M M1 x (Chapter 3, deep nets)
+    rng = np.random.default_rng(4)
+    M1, M, N = rng.standard_normal((1, 3, 2)), rng.standard_normal((1, 4, 3)), rng.standard_normal((1, 2, 4))
+    p = {"W1": np.concatenate([M1, -M1], 1), "W2": np.block([[M, -M], [-M, M]]),
+         "W3": np.concatenate([N, -N], 2)}
+    X = rng.standard_normal((20, 2))
+    f = bf.BiasFreeNet((2, 6, 8, 2), alpha=alpha).predict(p, X)[0]
+    k = (1 + alpha) / 2
+    np.testing.assert_allclose(f, 4 * k**2 * X @ (N[0] @ M[0] @ M1[0]).T, atol=1e-12)
+
+
+def test_gd_breaks_the_deep_pairing_unless_linear():
+    from theorylib.checks import ch03_bias_free_relu as ch3
+    for alpha in (0.0, 0.5):
+        block_sum, pred = ch3.deep_pairing_blocks(alpha)
+        assert np.abs(block_sum).max() > 0.05
+        np.testing.assert_allclose(block_sum, pred, atol=1e-13)
+    block_sum, pred = ch3.deep_pairing_blocks(1.0)
+    assert np.abs(block_sum).max() < 1e-14 and not pred.any()
