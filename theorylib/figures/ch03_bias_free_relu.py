@@ -108,7 +108,7 @@ def cubic(d, deep=None):
         ax2.plot(t_deep, deep[3]["loss"], color="C2", **SIM)
         ax2.plot(t_deep, deep[4]["loss"], color="C3", **SIM)
     ax2.axhline(d["floor"], **_FLOOR)
-    ax2.set(xlabel=r"time $t = \eta k/\tau$", ylabel="loss", title="Loss", xlim=(0, 10),
+    ax2.set(xlabel=r"time $t = \eta k$", ylabel="loss", title="Loss", xlim=(0, 10),
             ylim=(0, 25))
     handles = [plt.Line2D([], [], color=c, lw=2.4, alpha=0.55) for c in ("C0", "C1")]
     labels = ["2 layers, random init", "2 layers, paired init"]
@@ -133,11 +133,12 @@ def random_init(d, gap):
         L0 = d["relu"][H][0].mean()
         g = np.abs(d["relu"][H] - d["twin"][H]).mean(axis=1) / L0
         ax1.semilogy(d["t"][1:], g[1:], color=f"C{j}", label=f"$H = {H}$")
-    ax1.set(xlabel=r"time $t = \eta k/\tau$", ylabel=r"$|L_\mathrm{ReLU} - L_\mathrm{twin}|/L_0$",
+    ax1.set(xlabel=r"time $t = \eta k$",
+            ylabel=r"$|\mathcal{L}_\mathrm{ReLU} - \mathcal{L}_\mathrm{twin}|/\mathcal{L}_0$",
             title="Gap to the linear twin")
     ax1.legend(loc="lower right")
     Hs = np.asarray(d["H"])
-    ax2.loglog(Hs, [gap(H).max() for H in Hs], "o-", color="C3", label="largest gap / $L_0$")
+    ax2.loglog(Hs, [gap(H).max() for H in Hs], "o-", color="C3", label=r"largest gap / $\mathcal{L}_0$")
     ax2.loglog(Hs, d["even_end"], "s-", color="C4", label=r"even-part loss at $t = 16$")
     ax2.set_xticks(Hs, [str(H) for H in Hs])
     ax2.minorticks_off()
@@ -153,7 +154,7 @@ def deep_spectra(d, n_show: int = 8):
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(FULL_WIDTH, 2.9))
     ax1.plot(d["t"], d["relu_loss"].mean(axis=1), color="C0", label="ReLU")
     ax1.plot(d["t"], d["lin_loss"].mean(axis=1), color="C1", label="linear")
-    ax1.set(xlabel=r"time $t = \eta k/\tau$", ylabel="loss", title="Loss (simulation)")
+    ax1.set(xlabel=r"time $t = \eta k$", ylabel="loss", title="Loss (simulation)")
     ax1.legend(loc="upper right")
     for l in range(3):
         k = min(n_show, d["relu_sv"][l].shape[1])

@@ -377,7 +377,11 @@ def paired_decoupled_init(U, V, n_hidden: int, u0, n_ensemble: int = 1, seed: in
 
 
 def neuron_balance(params, names=None):
-    """Per-neuron balance ``‖incoming weights‖² − ‖outgoing weights‖²`` of every hidden layer.
+    """Per-neuron ``‖incoming weights‖² − ‖outgoing weights‖²`` of every hidden layer.
+
+    **Sign:** this is input minus readout side, the *negative* of the book's balance
+    ``δ_i = ‖a_i‖² − ‖w_i‖²`` (readout minus input, Chapter 3, ``thm-ch03-deep``); use
+    ``-neuron_balance(params)[l]`` for ``δ``. The behaviour is kept for compatibility.
 
     Returns
     -------

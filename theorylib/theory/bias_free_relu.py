@@ -2,14 +2,15 @@
 
 Model ``f(x) = W2 σ_α(W1 x)`` with ``σ_α(z) = max(z, αz)``, ``0 ≤ α ≤ 1`` (``α = 0`` ReLU,
 ``α = 1`` linear), no biases. Book conventions: loss ``L = ½E‖y − f(x)‖²``, gradient flow
-``τ dW/dt = −∂L/∂W``, GD with step ``η`` at time ``t = ηk/τ``.
+``τ dW/dt = −∂L/∂W``, GD ``τ(W_{k+1} − W_k) = −η ∂L/∂W`` with step ``k`` at time ``t = ηk``.
 
 The chapter's two theorems in one line each:
 
 * **Expressivity.** ``σ_α(z) = ((1+α)/2) z + ((1−α)/2)|z|``, so the odd part of a two-layer
   net is linear: ``f(x) − f(−x) = (1+α) W2 W1 x`` for every weight matrix and every ``x``.
-* **Dynamics.** On symmetric data (``(−x, −y)`` is in the data whenever ``(x, y)`` is) and from
-  the *paired* initialisation (hidden units in pairs ``(w, v)``, ``(−w, −v)``), the rescaled
+* **Dynamics.** On symmetric data (the samples split into mirror pairs ``(x, y)``, ``(−x, −y)``),
+  from the *paired* initialisation (hidden units in pairs ``(w, v)``, ``(−w, −v)``) and with
+  the midpoint derivative ``σ_α'(0) = (1+α)/2``, the rescaled
   weights ``W̃ = √((1+α)/2)·W`` follow exactly the linear-network gradient flow in the
   rescaled time ``t̃ = ((1+α)/2)·t``. The bias-free net is *slower* than its linear twin by
   ``2/(1+α)``.
