@@ -943,3 +943,49 @@ def _multidim():
     bad = int(np.sum(np.diff(mean) >= 0))
     return float(abs(mean[-1] - boxed) / boxed + bad), {"u0": u0, "ratio": ratio, "boxed": boxed, "signed": signed,
                                                          "cos": float(s[1:] @ c / np.linalg.norm(s[1:]) / np.linalg.norm(c))}
+
+
+MULTI_SYX_POS = (3.0, 0.5, 2.0)          # same Σ, Σ_yxB·c_B > 0 (cos θ = +0.47)
+MULTI_U0_POS = (1e-3, 1e-6, 1e-12, 1e-24)
+
+
+@lru_cache(maxsize=None)
+def multidim_positive_run(lr: float = 0.005, seeds: int = 2):
+    """Late fusion with D_A = 1, D_B = 2 and Σ_yxB·c_B > 0 (cos θ = +0.47), random init, several u0 at once."""
+    S, s = np.array(MULTI_SIGMA), np.array(MULTI_SYX_POS)
+    w = np.linalg.solve(S, s)
+    data = fs.FusionMoments(S, s, float(s @ w))
+    net = fs.FusionNet(1, 2, 2, 2, 8)
+    u0 = np.repeat(np.array(MULTI_U0_POS), seeds)
+    p = fs.gaussian_init(net, 1.0, n_ensemble=len(u0), seed=1)
+    p = {k: v * u0[:, None, None] for k, v in p.items()}
+    t_end = 2.0 * np.log(1 / (8 * min(MULTI_U0_POS) ** 2)) / 6 + 10
+    steps = np.arange(0, int(round(t_end / lr)) + 1, 4)
+    wb_dir = w[1:] / np.linalg.norm(w[1:])
+    rec = lambda q: {"WA": net.branch_weights(q)[0][:, 0], "WB": net.branch_weights(q)[1] @ wb_dir}
+    tr = engine.train_gd(net, p, data, lr, steps=steps, record=rec)
+    ta, tb = fs.half_times(steps * lr, tr["WA"], tr["WB"], fu.unimodal_solution(S, s, 1)[0] / 2)
+    return np.array(MULTI_U0_POS), (tb / ta).reshape(len(MULTI_U0_POS), seeds), tr["WB"][-1] / np.linalg.norm(w[1:])
+
+
+@claim("ch04-multidim-positive", CH, "numeric",
+       'Two-dimensional B with Σ_yxB·c_B > 0 (cos θ = +0.47): the GD ratio falls monotonically as ε goes '
+       'from 1e-3 to 1e-24 and approaches the norm form (1.32), not the projected signed form (1.68); at '
+       'ε = 1e-24 it is within 5% of the norm form.',
+       tol=5e-2, tol_reason="finite-ε corrections of relative order 1/ln(1/ε), as for a scalar B: the measured "
+                            "excess times ln(1/ε) is 1.4–2.0 over the sweep, i.e. about 3.6% at ln(1/ε) = 55, "
+                            "plus an O(ηΣ_yxA) = 1.5% step bias; measured 3.7% (each monotonicity violation, "
+                            "or an end point nearer the signed form, would add 1)",
+       ref="sec-ch04-multidim")
+def _multidim_pos():
+    u0, ratio, wb_end = multidim_positive_run()
+    S, s = np.array(MULTI_SIGMA), np.array(MULTI_SYX_POS)
+    c = fu.residual_drive(S, s, 1)
+    nc = np.linalg.norm(c)
+    boxed = 1 + (abs(s[0]) - np.linalg.norm(s[1:])) / nc
+    signed = 1 + (abs(s[0]) - s[1:] @ c / nc) / nc
+    mean = ratio.mean(axis=1)
+    bad = int(np.sum(np.diff(mean) >= 0)) + int(abs(mean[-1] - boxed) >= abs(mean[-1] - signed))
+    bad += int(np.any(np.abs(wb_end - 1) > 0.02))  # W_B must have converged for t_B to mean anything
+    return float(abs(mean[-1] - boxed) / boxed + bad), {"u0": u0, "ratio": ratio, "boxed": boxed, "signed": signed,
+                                                         "cos": float(s[1:] @ c / np.linalg.norm(s[1:]) / nc)}
