@@ -141,6 +141,19 @@ def test_implicit_F_derivative():
     assert np.allclose(num, 1 / (u**2 * (1 - u**3)), rtol=1e-6)
 
 
+def test_implicit_F_expr_is_in_xi_and_matches_numeric():
+    # the chapter writes F(ξ) with ξ = v/v* (u is the book's mode strength)
+    import sympy as sp
+
+    F, xi = la.implicit_F_expr()
+    assert xi.name == "xi" and xi.is_positive and F.free_symbols == {xi}
+    assert sp.simplify(sp.diff(F, xi) - 1 / (xi**2 * (1 - xi**3))) == 0
+    for x in (0.1, 0.5, la.U_MID, 0.9):
+        assert float(F.subs(xi, x)) == pytest.approx(float(la.implicit_F(x)), rel=1e-14)
+    # the ε-independent part of t_1/2 in units of τ/(λ²v*), quoted in Exercise ex-ch05-law
+    assert float(la.implicit_F(la.U_MID)) + np.pi / (6 * np.sqrt(3)) == pytest.approx(-1.2534, abs=1e-4)
+
+
 def test_lambda_law_and_u_mid():
     assert la.U_MID**3 == pytest.approx(1 - 1 / np.sqrt(2))
     for lam in (0.4, 0.1):

@@ -52,7 +52,7 @@ __all__ = [
     "visible_plateaus",
 ]
 
-#: ``u = v/v*`` at which a head's loss drop is half complete: ``u³ = 1 − 1/√2``.
+#: ``ξ = v/v*`` at which a head's loss drop is half complete: ``ξ³ = 1 − 1/√2``.
 U_MID = float((1.0 - 1.0 / np.sqrt(2.0)) ** (1.0 / 3.0))
 
 
@@ -391,11 +391,13 @@ def merged_midpoint_time(D, N, w_init, lam=1.0, tau=1.0):
 
 
 def merged_escape_time(Lambda, w_init, tau=1.0):
-    """Leading-order escape time of merged attention from small init (paper App. D.6.1).
+    """Leading-order escape time of merged attention from small init (Remark ``rem-ch05-escape``;
+    paper App. D.6.1).
 
     .. math:: t_{esc} = \\frac{τ}{\\lVert Λ^2 \\rVert_F}\\ln\\frac{1}{w_{init}}
 
-    Linearised at the origin, the end-to-end map grows like ``w² e^{2‖Σ_yz‖t/τ}`` with
+    From a balanced start of layer norms ``w_init`` aligned with ``Σ_yz``, linearised at the
+    origin, the end-to-end map grows like ``w² e^{2‖Σ_yz‖t/τ}`` with
     ``‖Σ_yz‖ = ‖Λ²‖_F``; ``t_esc`` is when it reaches ``O(1)``. The true midpoint time is
     ``t_esc + O(τ/‖Λ²‖_F)`` with an offset that does not depend on ``w_init`` as ``w_init → 0``.
 
@@ -426,21 +428,23 @@ def head_ode_rhs(v, eigenvalue, trace, N):
 
 
 def implicit_F_expr():
-    """Sympy form of ``F(u) = −1/u + ⅙ ln[(u²+u+1)/(1−u)²] − (1/√3) arctan((2u+1)/√3)``,
-    an antiderivative of ``1/(u²(1−u³))`` on ``0 < u < 1``.
+    """Sympy form of ``F(ξ) = −1/ξ + ⅙ ln[(ξ²+ξ+1)/(1−ξ)²] − (1/√3) arctan((2ξ+1)/√3)``,
+    an antiderivative of ``1/(ξ²(1−ξ³))`` on ``0 < ξ < 1``, where ``ξ = v/v*``
+    (Theorem ``thm-ch05-head``).
 
     Returns
     -------
     expr : sympy.Expr
-    u : sympy.Symbol
+    xi : sympy.Symbol
+        The positive symbol ``ξ`` (named ``xi``).
     """
-    u = sp.symbols("u", positive=True)
-    F = -1 / u + sp.log((u**2 + u + 1) / (1 - u) ** 2) / 6 - sp.atan((2 * u + 1) / sp.sqrt(3)) / sp.sqrt(3)
-    return F, u
+    xi = sp.symbols("xi", positive=True)
+    F = -1 / xi + sp.log((xi**2 + xi + 1) / (1 - xi) ** 2) / 6 - sp.atan((2 * xi + 1) / sp.sqrt(3)) / sp.sqrt(3)
+    return F, xi
 
 
 def implicit_F(u):
-    """Numeric :func:`implicit_F_expr` for ``0 < u < 1`` (ValueError otherwise)."""
+    """Numeric :func:`implicit_F_expr` at ``u = ξ = v/v*``, for ``0 < u < 1`` (ValueError otherwise)."""
     u = np.asarray(u, dtype=float)
     if np.any(~np.isfinite(u)) or np.any(u <= 0) or np.any(u >= 1):
         raise ValueError("F(u) is defined for 0 < u < 1 (u = v/v* below the fixed point)")
@@ -512,7 +516,7 @@ def separate_drop_time(eigenvalue, trace, N, v0, tau=1.0):
     """Time at which a head's loss drop on eigen-direction ``λ`` is half complete (Theorem ``thm-ch05-head``).
 
     The head is aligned (``k = q = v e``, ``v = ‖k‖ = ‖q‖``) and starts at ``v0``; halfway means
-    ``v³ = (1 − 1/√2) v*³``, i.e. ``u = v/v* = U_MID ≈ 0.664``:
+    ``v³ = (1 − 1/√2) v*³``, i.e. ``ξ = v/v* = U_MID ≈ 0.664``:
 
     .. math:: t_{1/2} = τ\\,\\frac{F(U_{MID}) - F(v_0/v^*)}{λ^2 v^*} = \\frac{τ}{λ^2 v_0} + O(τ/λ^{5/3}).
 
