@@ -38,7 +38,8 @@ DWELL_MIN = 0.15
 
 
 def setting(seed=1):
-    """Λ with the Fig.-3 spectrum in a random basis, its eigenvectors and population moments."""
+    """Λ with spectrum (0.4, 0.3, 0.2, 0.1) (the paper's Fig. 3) in a random basis, its eigenvectors and
+    population moments."""
     Lam, O = at.covariance_with_spectrum(SPECTRUM, seed=seed)
     return Lam, O, at.population_moments(Lam, N_CTX)
 
@@ -318,7 +319,7 @@ def separate_flow_at(Lam, N, heads):
 
 
 def fixed_point_heads(S, D, c, lam, dormant):
-    """Heads realising M(S): one head per d ∈ S with v = (λ_d c_d)⁻¹, k = q = e_d, plus dormant heads."""
+    """Heads realising M(S): one head per d ∈ S with v = (λ_d c_d)⁻¹, k = q = e_d, plus idle heads (v = 0)."""
     e = lambda d: sp.eye(D)[:, d]
     heads = [(1 / (lam[d] * c[d]), e(d), e(d)) for d in S]
     return heads + dormant
@@ -326,7 +327,7 @@ def fixed_point_heads(S, D, c, lam, dormant):
 
 @claim("ch05-separate-fixed", CH, "symbolic",
        "(D = 3, diagonal Λ) For every one of the 2³ subsets S, heads with k = q = e_d, v = (λ_d c_d)⁻¹ (d ∈ S) and a "
-       "dormant head (v = 0, k in span{e_d: d ∈ S} or q in it) make every gradient of the separate flow vanish, and the loss is "
+       "idle head (v = 0, k in span{e_d: d ∈ S} or q in it) make every gradient of the separate flow vanish, and the loss is "
        "trΛ − Σ_{d∈S} λ_d/c_d; points violating C2 or C3 are not fixed.", ref="thm-ch05-fixed")
 def _sep_fixed():
     return separate_fixed_residual()
@@ -346,7 +347,7 @@ def separate_fixed_residual(D=3):
             M = sum((v * k * q.T for v, k, q in heads), sp.zeros(D, D))
             gap = la.population_loss_expr(M, Lam, N) - (sum(lam) - sum(lam[d] / c[d] for d in S))
             res.append(sp.expand(sp.numer(sp.together(gap))))  # zero iff the numerator expands to zero
-    # not fixed: (i) an active head with k ∝ e_1, q ∝ e_2 (violates C2); (ii) a dormant head with k = q = e_2 while S = {1}
+    # not fixed: (i) an active head with k ∝ e_1, q ∝ e_2 (violates C2); (ii) an idle head (v = 0) with k = q = e_2 while S = {1}
     e = lambda d: sp.eye(D)[:, d]
     bad1 = separate_flow_at(Lam, N, [(sp.Integer(1), e(0), e(1))])
     bad2 = separate_flow_at(Lam, N, fixed_point_heads((0,), D, c, lam, [(0, e(1), e(1))]))
@@ -386,9 +387,9 @@ def _head_ode():
 
 
 @claim("ch05-implicit", CH, "symbolic",
-       "F(u) = −1/u + ⅙ln[(u²+u+1)/(1−u)²] − (1/√3)arctan((2u+1)/√3) has F′ = 1/(u²(1−u³)), so "
-       "t/τ = [F(v/v*) − F(ε/v*)]/(λ²v*) solves the head equation with v*³ = 1/(λc); F(u) + 1/u → −π/(6√3) as u → 0 "
-       "(the λ⁻² law t_½ = τ/(λ²ε) + O(1)); the loss drop is half complete at u³ = 1 − 1/√2.", ref="thm-ch05-head")
+       "F(ξ) = −1/ξ + ⅙ln[(ξ²+ξ+1)/(1−ξ)²] − (1/√3)arctan((2ξ+1)/√3) has F′ = 1/(ξ²(1−ξ³)), so "
+       "t/τ = [F(v/v*) − F(ε/v*)]/(λ²v*) solves the head equation with v*³ = 1/(λc); F(ξ) + 1/ξ → −π/(6√3) as ξ → 0 "
+       "(the λ⁻² law: t_½ = τ/(λ²ε) plus an ε-independent term); the loss drop is half complete at ξ³ = 1 − 1/√2.", ref="thm-ch05-head")
 def _implicit():
     return implicit_residual()
 
@@ -535,7 +536,8 @@ ESC_W = (1e-2, 1e-3, 1e-4, 1e-5)
 
 @lru_cache(maxsize=None)
 def escape_run(dt=0.05):
-    """Merged attention on the non-white Fig-1 spectrum, init aligned with Σ_yz, several w_init at once."""
+    """Merged attention on the non-white spectrum (0.4, 0.3, 0.2, 0.1): balanced starts aligned with Σ_yz,
+    layer norms ESC_W, all at once."""
     Lam, _, pm = setting()
     D, H = 4, 8
     model = at.MergedAttention(D, H)
@@ -556,7 +558,7 @@ def escape_run(dt=0.05):
 @claim("ch05-merged-escape", CH, "numeric",
        "For non-white Λ (spectrum 0.4, 0.3, 0.2, 0.1) the merged model's midpoint time grows like "
        "(τ/‖Λ²‖_F) ln(1/ε): the fitted slope against ln(1/ε) matches 1/‖Λ²‖_F to 1%.", tol=1e-2,
-       tol_reason="the offset t_mid − t_esc converges as O(w²); GD at dt = 0.05 shifts all times alike (measured slope error ~1e-3)", ref="fig-ch05-merged")
+       tol_reason="the offset t_mid − t_esc converges as O(ε²); GD at dt = 0.05 shifts all times alike (measured slope error ~1e-3)", ref="fig-ch05-merged")
 def _escape():
     Lam, t, loss, tmid = escape_run()
     x = np.log(1 / np.array(ESC_W))
@@ -572,7 +574,7 @@ CODE_INIT = 1e-2  # the authors' --init for their Fig. 3 (see at.separate_code_i
 
 @lru_cache(maxsize=None)
 def separate_runs(dt=SEP_DT, T=SEP_T, seeds=N_SEEDS, every=4):
-    """Population GD of the Fig.-3 setting from two initialisations at once (one ensemble): members
+    """Population GD of the setting of the paper's Fig. 3 from two initialisations at once (one ensemble): members
     0 … seeds−1 balanced random heads of norm SEP_SCALE, members seeds … 2·seeds−1 the
     initialisation of the authors' code (:func:`theorylib.sim.attention.separate_code_init`)."""
     Lam, O, pm = setting()
@@ -655,7 +657,7 @@ def _plateau_errors(t, loss, levels):
        "Population GD of separate rank-one attention (D = 4, Λ spectrum 0.4, 0.3, 0.2, 0.1, N = 31, H = 5; "
        "six balanced random starts of norm 0.01, dt = 1) visits all D + 1 fixed points M_0 → … → M_D, and at the "
        "flattest point of each plateau the loss equals L(M_m) to 3e-4.", tol=3e-4,
-       tol_reason="the residual is the loss of heads that are not yet aligned or still dormant; it shrinks with the "
+       tol_reason="the residual is the loss of heads that are not yet aligned or still near zero; it shrinks with the "
                   "init scale (worst run 3.7e-4, 1.4e-4, 1.0e-4 at norms 0.05, 0.02, 0.01). Measured 8.4e-5 in the run "
                   "where two heads share e_2 and at most 2.3e-5 in the other five; fixed points do not depend on dt",
        ref="sec-ch05-separate-gd")
@@ -674,7 +676,7 @@ CODE_MIN_DWELL = 100.0
        "From the initialisation of the authors' code (six seeds) the loss also passes M_0 → … → M_D, and every "
        "plateau that lasts at least 100 τ equals L(M_m) to 3e-4; only M_1 can be brief (its two neighbouring "
        "drops nearly merge).", tol=3e-4,
-       tol_reason="same residual as for the balanced start (not yet aligned or dormant heads); measured 1.0e-4 on "
+       tol_reason="same residual as for the balanced start (heads not yet aligned or still near zero); measured 1.0e-4 on "
                   "the lasting plateaus. A plateau shorter than 100 τ has no flat point to measure",
        ref="sec-ch05-two-inits")
 def _code_plateaus():
@@ -819,7 +821,7 @@ def head_events(Lam, O, t, tr):
 
 
 @claim("ch05-head-strength", CH, "numeric",
-       "From balanced random init (Fig.-3 setting, norm 0.01), once the head learning e_d has grown to 0.3 v*_d, its |v_i|(t) follows "
+       "From balanced random init (Λ spectrum 0.4, 0.3, 0.2, 0.1, N = 31, H = 5, norm 0.01), once the head learning e_d has grown to 0.3 v*_d, its |v_i|(t) follows "
        "the head equation started there until the next plateau: max |v_sim − v_ODE|/v* below 7% (drops shared by two "
        "heads, where the one-head equation does not apply, are excluded and counted).", tol=7e-2,
        tol_reason="the head equation is exact only on the aligned manifold; at 0.3 v* the key and query are not yet "
@@ -852,11 +854,11 @@ def shared(v, e, d, h, i_start, i_end, vs):
 
 
 @claim("ch05-function-space", CH, "numeric",
-       "In function space the balanced Fig.-3 runs visit the fixed points in order: at the flattest point of plateau m "
+       "In function space the six balanced runs with Λ spectrum (0.4, 0.3, 0.2, 0.1) visit the fixed points in order: at the flattest point of plateau m "
        "(m = 1 … D) the model's M equals M_m = Σ_{d≤m} (λ_d c_d)⁻¹ e_d e_dᵀ to ‖M − M_m‖_F/‖M_m‖_F < 3e-2, "
        "and every head that learned e_d alone is aligned with it, |cos(k, e_d)| > 0.99, at the next plateau.", tol=3e-2,
        tol_reason="measured 1.8e-2 at dt = 1, set by the run where two heads share e_2 (slow re-alignment); "
-                  "the distance is set by the still-dormant and not yet aligned heads and shrinks with the init", ref="sec-ch05-separate-gd")
+                  "the distance is set by the heads still near zero or not yet aligned and shrinks with the init", ref="sec-ch05-separate-gd")
 def _function_space():
     Lam, O, t, tr = separate_run()
     levels = la.fixed_point_losses(SPECTRUM, N_CTX)
@@ -978,7 +980,7 @@ def rank_run():
 
 
 @claim("ch05-rank-plateaus", CH, "numeric",
-       "Rank-R heads (D = 8, H = 9, geometric spectrum 0.75^d) show conspicuous plateaus (seed-mean dwell ≥ 0.15 in "
+       "Rank-R heads (D = 8, H = 9, geometric spectrum λ_d = 0.75^(d−1)) show conspicuous plateaus (seed-mean dwell ≥ 0.15 in "
        "ln t) exactly at m ∈ {0, R, 2R, …} < D: 8, 4, 2, 1 plateaus for R = 1, 2, 4, 8.", tol=0.5,
        tol_reason="error counts the plateaus whose visibility differs from the prediction (an integer; must be 0)", ref="fig-ch05-rank")
 def _rank():
@@ -1100,7 +1102,7 @@ def _crossing(t, x, level):
 
 
 @claim("ch05-unbalanced-drop", CH, "numeric",
-       "With time constant τ = 2.5 and the non-isotropic Fig.-3 Λ, the exact flow of aligned heads started at "
+       "With time constant τ = 2.5 and Λ with spectrum (0.4, 0.3, 0.2, 0.1), the exact flow of aligned heads started at "
        "(v, κ) = (0.06, 0.06), (0.02, 0.08), (0.08, 0.02) reaches the midpoint of each of its four drops at "
        "the time the unbalanced head equation predicts, to 1e-5 relative (for the balanced start also "
        "separate_drop_time, and at δ = 0 its right-hand side is head_ode_rhs).",

@@ -18,8 +18,9 @@ these moments) or from the Gaussian model itself (:func:`population_moments`, co
 Isserlis' theorem as a 4-tensor, not from any closed form of the chapter).
 
 Time convention: the paper's flow is ``τ θ̇ = −½ ∂L/∂θ``. ``grad`` returns ``∂L/∂θ``; pass
-``rates=model.paper_rates`` to :func:`theorylib.sim.engine.train_gd` so that its ``t = η k/τ`` is the
-paper's time (equivalently: plain GD on L with step ``η`` reaches paper time ``2ηk``).
+``rates=model.paper_rates`` to :func:`theorylib.sim.engine.train_gd` (step ``τ Δθ = −η·½ ∂L/∂θ``)
+so that its ``t = ηk`` is the paper's time. Plain GD on L with step ``η``,
+``θ ← θ − η ∂L/∂θ``, is the Euler scheme with time step ``2ητ``: it reaches ``t = 2ηkτ``.
 
 Introduced in Chapter 5 (linear attention). Never uses a closed form.
 """
