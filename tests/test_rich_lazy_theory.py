@@ -105,6 +105,25 @@ def test_final_readout_known_answers():
     assert 0.5 * a**4 - (-1.0) * a**2 - 2.0 * 1.5**2 == pytest.approx(0.0, abs=1e-12)
 
 
+@pytest.mark.parametrize("delta", [-2.0, -1.0, -0.2, 1.0])
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_final_readout_sign_rule_both_sides_of_separatrix(delta, sign):
+    # Theorem thm-ch02-exact: for every r ≠ −1, a → sign(a₀(1 + r))·final_readout, β → β*;
+    # β₀ = (0, −1), β* = (0.5, 0.5) gives r < −1 for δ = −2, −1 (a crosses zero) and r > −1 otherwise
+    bs = np.array([0.5, 0.5])
+    a0, w0 = rl.split_init(np.array([0.0, -1.0]), delta)
+    a0, w0 = sign * a0, sign * w0
+    s = np.linalg.norm(bs)
+    r = (2 * (w0 @ bs) / a0 + delta) / rl.omega(delta, s)
+    assert (r < -1) == (delta <= -1.0)
+    a_inf = np.sign(a0 * (1 + r)) * rl.final_readout(delta, s)
+    t = np.array([0.0, 200.0])
+    a_th, w_th = rl.single_neuron(t, a0, w0, bs)
+    a_num, w_num = _flow(t, a0, w0, bs)
+    assert a_th[-1] == pytest.approx(a_inf, abs=1e-9) and a_num[-1] == pytest.approx(a_inf, abs=1e-6)
+    np.testing.assert_allclose(a_num[-1] * w_num[-1], bs, atol=1e-6)
+
+
 def test_split_init_and_function_space_matrix():
     beta0 = np.array([0.3, -0.4])
     for delta in (-2.0, 0.0, 1.5):

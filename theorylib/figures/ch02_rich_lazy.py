@@ -101,7 +101,7 @@ def regimes(F, beta_star, beta0, mu_phi):
         overlay(axes[1, 0], F["t"], p_t, p_s, color=c)
         overlay(axes[1, 1], F["t"], F["S_th"][:, e], F["S_sim"][:, e], color=c)
     ax.set(xlabel="$\\beta_1$", ylabel="$\\beta_2$", aspect="equal")
-    axes[0, 1].set(xlabel=T_LABEL, ylabel="$u = a\\Vert w\\Vert$", xlim=(0, 8))
+    axes[0, 1].set(xlabel=T_LABEL, ylabel="$\\rho = a\\Vert w\\Vert$", xlim=(0, 8))
     axes[1, 0].set(xlabel=T_LABEL, ylabel="$\\varphi = \\hat w\\cdot\\hat\\beta^*$", xlim=(0, 8))
     axes[1, 1].set(xlabel=T_LABEL, ylabel="kernel distance $S(0, t)$", xlim=(0, 8))
     _delta_legend(fig, F["deltas"], colors, loc="outside right upper")

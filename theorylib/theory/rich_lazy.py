@@ -597,7 +597,7 @@ def gd_drift_per_step(a, w, grad_beta, lr, eta_a=1.0, eta_w=1.0):
 
     With ``g = ∇_βL``, the step ``a ← a − lr·η_a wᵀg``, ``w ← w − lr·η_w a g`` changes δ by
 
-    .. math:: Δδ = \\mathrm{lr}^2\\, η_aη_w\\big(η_a (w^\\top g)^2 − η_w a^2 \\|g\\|^2\\big).
+    .. math:: δ_{k+1} − δ_k = \\mathrm{lr}^2\\, η_aη_w\\big(η_a (w^\\top g)^2 − η_w a^2 \\|g\\|^2\\big).
     """
     eta_a, eta_w = _rates(eta_a, eta_w)
     a = _finite("a", a)
