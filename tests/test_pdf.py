@@ -110,3 +110,26 @@ def test_equations_have_the_same_numbers(page):
 
 def test_the_claims_table_is_in_the_pdf():
     assert "Claims" in text() and re.search(r"\d+ of \d+ claims pass", text())
+
+
+def test_reference_pages_are_appendices_not_chapters():
+    # the website numbers only the chapters; Run it yourself, Claims, ... are appendices
+    last = int(CHAPTERS[-1].stem[:2])
+    assert re.search(r"Appendix A\. Run it yourself", text(), re.I), "no 'Appendix A. Run it yourself'"
+    assert not re.search(rf"Chapter {last + 1}\. ", text()), f"a 'Chapter {last + 1}' in the PDF"
+
+
+def test_nothing_is_set_off_the_page():
+    # Text set beyond a page's edge (a wide code line or table, a table row below the
+    # footer) is still in the PDF; pdftotext -bbox gives every word's box on its page.
+    out = subprocess.run(["pdftotext", "-bbox", str(PDF), "-"], check=True,
+                         capture_output=True, text=True).stdout
+    off = []
+    for number, page in enumerate(out.split("<page ")[1:], start=1):
+        width, height = map(float, re.match(r'width="([\d.]+)" height="([\d.]+)"', page).groups())
+        for m in re.finditer(r'<word xMin="([-\d.]+)" yMin="([-\d.]+)" xMax="([-\d.]+)" '
+                             r'yMax="([-\d.]+)">([^<]*)</word>', page):
+            x0, y0, x1, y1 = map(float, m.groups()[:4])
+            if x0 < -0.5 or y0 < -0.5 or x1 > width + 0.5 or y1 > height + 0.5:
+                off.append((number, m.group(5)))
+    assert not off, f"{len(off)} words set off the page, e.g. {off[:6]}"

@@ -67,12 +67,45 @@ PREAMBLE = r"""
 \newunicodechar{Ψ}{\ensuremath{\Psi}}
 \newunicodechar{Ω}{\ensuremath{\Omega}}
 \newunicodechar{ᵀ}{\ensuremath{^{\top}}}
+% the claim tables have no caption (nor a number on the website): where a table breaks, its
+% foot and its next head say only "continued", not "Table 2.1 - continued from previous page"
+\renewcommand{\sphinxtablecontinued}[1]{\textit{continued}}
 % code in a font that has the modifier letters and subscripts the code comments use
 \setmonofont{DejaVu Sans Mono}[Scale=0.85]
 """
 
 
 NUMBERING_ON = "```{raw} latex\n\\setcounter{secnumdepth}{1}\n```"
+# The reference pages (Run it yourself, Claims, ...) are unnumbered on the website: in the
+# PDF they are appendices A, B, ... instead of chapters 7, 8, ...
+APPENDIX = "```{raw} latex\n\\appendix\n```"
+# Column widths (percent) for the claim tables: without them LaTeX sets a long table's
+# columns to their natural width and the statements run off the page.
+CLAIM_TABLE_WIDTHS = {
+    "| claim | error | tolerance | result |": "64 13 13 10",
+    "| claim | backs | error | tolerance | why this tolerance | result |": "34 12 10 9 28 7",
+}
+
+
+def widen_tables(markdown: str) -> str:
+    """Wrap each claim table (a pipe table) in a ``{table}`` directive with column widths."""
+    lines, out, i = markdown.split("\n"), [], 0
+    while i < len(lines):
+        widths = CLAIM_TABLE_WIDTHS.get(lines[i].strip())
+        if widths is None:
+            out.append(lines[i])
+            i += 1
+            continue
+        j = i
+        while j < len(lines) and lines[j].lstrip().startswith("|"):
+            j += 1
+        # The Claims page's tables run over several pages: longtable continues them on the
+        # next page. The chapters' short tables stay tabular (a longtable beside a pending
+        # figure can lose the figure).
+        options = [f":widths: {widths}"] + ([":class: longtable"] if len(widths.split()) == 6 else [])
+        out += ["````{table}"] + options + [""] + lines[i:j] + ["````"]
+        i = j
+    return "\n".join(out)
 
 
 def restore_glue(executed: Path, target: Path, first_chapter: bool = False) -> None:
@@ -94,6 +127,11 @@ def restore_glue(executed: Path, target: Path, first_chapter: bool = False) -> N
                                          metadata={"tags": ["remove-cell"]})
         cell.execution_count = 0
         nb.cells.insert(0, cell)
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if "text/markdown" in data:
+                data["text/markdown"] = widen_tables(data["text/markdown"])
     if first_chapter:
         nb.cells.insert(0, nbformat.v4.new_markdown_cell(NUMBERING_ON))
     nbformat.write(nb, target)
@@ -122,6 +160,24 @@ def main() -> int:
         md = target.with_suffix(".md")
         if md.exists():
             md.unlink()
+    # the first page of the Reference part starts the appendices
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    reference = [part for part in toc["parts"] if not part.get("numbered")]
+    if reference:
+        first = OUT / reference[0]["chapters"][0]["file"]
+        page = first.with_suffix(".md")
+        if page.exists():
+            text = page.read_text()
+            head = ""
+            if text.startswith("---\n"):  # keep a YAML front matter first
+                end = text.index("\n---\n", 4) + 5
+                head, text = text[:end], text[end:]
+            page.write_text(head + APPENDIX + "\n\n" + text)
+        elif first.with_suffix(".ipynb").exists():
+            nb_path = first.with_suffix(".ipynb")
+            nb = nbformat.read(nb_path, as_version=4)
+            nb.cells.insert(0, nbformat.v4.new_markdown_cell(APPENDIX))
+            nbformat.write(nb, nb_path)
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     config["execute"]["execute_notebooks"] = "off"
     config["latex"] = {"latex_engine": "xelatex", "use_jupyterbook_latex": False,
