@@ -246,3 +246,43 @@ def test_head_strength_with_tau():
     assert np.allclose(a, b, rtol=1e-12)
     assert np.isclose(la.separate_drop_time(0.3, 1.0, 31, 0.05, tau=3.0),
                       3.0 * la.separate_drop_time(0.3, 1.0, 31, 0.05), rtol=1e-12)
+
+
+def test_unbalanced_drop_time_balanced_equals_separate_drop_time():
+    for lam in (0.4, 0.1):
+        for v0 in (1e-3, 0.05):
+            t_unb = la.unbalanced_drop_time(lam, 1.0, 31, v0, v0, tau=2.5)
+            assert t_unb == pytest.approx(la.separate_drop_time(lam, 1.0, 31, v0, tau=2.5), rel=1e-9)
+
+
+def test_unbalanced_drop_time_against_ode_integration():
+    # independent: integrate (v, κ) with solve_ivp until vκ² reaches the midpoint
+    lam, tr, N = 0.3, 1.0, 31
+    c = float(la.c_factor(lam, tr, N))
+    target = (1 - 1 / np.sqrt(2)) / (lam * c)
+    for v0, k0 in ((0.02, 0.08), (0.08, 0.02)):
+        def f(t, y):
+            v, k = y
+            g = lam**2 - lam**3 * c * v * k**2
+            return [k**2 * g, v * k * g]
+        ev = lambda t, y: y[0] * y[1] ** 2 - target
+        ev.terminal = True
+        sol = solve_ivp(f, (0, 1e6), [v0, k0], events=ev, rtol=1e-11, atol=1e-14)
+        assert la.unbalanced_drop_time(lam, tr, N, v0, k0) == pytest.approx(sol.t_events[0][0], rel=1e-7)
+
+
+def test_unbalanced_rhs_expr_reduces_to_head_equation():
+    import sympy as sp
+
+    v, d = sp.symbols("v delta", positive=True)
+    expr = la.unbalanced_rhs_expr(v, d, sp.Rational(3, 10), 1, 31)
+    assert float(expr.subs({v: 0.7, d: 0})) == pytest.approx(float(la.head_ode_rhs(0.7, 0.3, 1.0, 31)), rel=1e-14)
+
+
+@pytest.mark.parametrize("args", [
+    (0.3, 1.0, 31, 0.0, 0.05), (0.3, 1.0, 31, 0.05, -1.0), (-0.3, 1.0, 31, 0.05, 0.05),
+    (0.3, 0.1, 31, 0.05, 0.05), (0.3, 1.0, 31, 2.0, 2.0), (0.3, 1.0, 31, np.nan, 0.05),
+])
+def test_unbalanced_drop_time_rejects_bad_arguments(args):
+    with pytest.raises(ValueError):
+        la.unbalanced_drop_time(*args)

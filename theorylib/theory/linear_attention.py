@@ -48,6 +48,8 @@ __all__ = [
     "head_time",
     "head_strength",
     "separate_drop_time",
+    "unbalanced_rhs_expr",
+    "unbalanced_drop_time",
     "U_MID",
     "visible_plateaus",
 ]
@@ -542,3 +544,74 @@ def separate_drop_time(eigenvalue, trace, N, v0, tau=1.0):
     if np.any(v0 >= U_MID * vs):
         raise ValueError("v0 must be below the midpoint strength U_MID·v*")
     return head_time(U_MID * vs, v0, eigenvalue, trace, N, tau)
+
+
+# --------------------------------------------------------------------------- separate model, unbalanced head
+def unbalanced_rhs_expr(v, delta, lam, tr, N):
+    """Sympy right-hand side of ``τ v̇ = (v² − δ)(λ² − λ³c v(v² − δ))`` for an aligned head with
+    ``k = q = κ e`` and its own value ``v``, where ``δ = v² − κ²`` is conserved
+    (Proposition ``thm-ch05-unbalanced``); ``c = 1 + (1 + tr/λ)/N``. At ``δ = 0`` it is the head
+    equation of :func:`head_ode_rhs`.
+
+    Parameters
+    ----------
+    v, delta, lam, tr, N : sympy expressions (or numbers)
+        The value, the conserved imbalance, the eigenvalue, ``tr Λ`` and the context length.
+
+    Returns
+    -------
+    sympy.Expr
+    """
+    kap2 = v**2 - delta
+    return kap2 * (lam**2 - lam**3 * (1 + (1 + tr / lam) / N) * v * kap2)
+
+
+def unbalanced_drop_time(lam, tr, N, v0, kappa0, tau=1.0):
+    """Midpoint time of the loss drop of an aligned head started at ``(v, κ) = (v0, κ0)``
+    (Proposition ``thm-ch05-unbalanced``).
+
+    With ``δ = v0² − κ0²`` conserved the head obeys ``τ v̇ = (v² − δ)(λ² − λ³c v(v² − δ))``; the
+    drop is half complete when ``vκ² = v(v² − δ) = (1 − 1/√2)/(λc)``. The time is the quadrature
+    of ``dt = τ dv / ((v² − δ)(λ² − λ³c v(v² − δ)))`` from ``v0`` to that point. For ``v0 = κ0``
+    it equals :func:`separate_drop_time`.
+
+    Parameters
+    ----------
+    lam : float
+        Eigenvalue ``λ`` of the head's direction, > 0.
+    tr : float
+        ``tr Λ ≥ λ``.
+    N : float
+        Context length ≥ 1.
+    v0, kappa0 : float
+        Initial value and key/query norm, > 0, with ``v0 κ0²`` below the midpoint.
+    tau : float
+        Time constant, > 0.
+
+    Raises
+    ------
+    ValueError
+        On bad arguments, or if the head starts at or past the midpoint of its drop.
+    """
+    from scipy.integrate import quad
+    from scipy.optimize import brentq
+
+    lam = float(_pos("lam", lam))
+    c = float(c_factor(lam, tr, N))
+    v0 = float(_pos("v0", v0))
+    kappa0 = float(_pos("kappa0", kappa0))
+    tau = float(_pos("tau", tau))
+    delta = v0**2 - kappa0**2
+    target = (1 - 1 / np.sqrt(2)) / (lam * c)
+    if not v0 * kappa0**2 < target:
+        raise ValueError("the head starts at or past the midpoint of its drop: need v0·κ0² < (1 − 1/√2)/(λc)")
+    f = lambda v: v * (v * v - delta) - target  # increasing for v ≥ v0, since 3v0² − δ > 0
+    hi = 2.0 * v0
+    while f(hi) <= 0:
+        hi *= 2.0
+        if not np.isfinite(hi) or hi > 1e300:
+            raise ValueError("no midpoint found: arguments too extreme")
+    vmid = brentq(f, v0, hi, xtol=1e-15 * max(1.0, hi), rtol=4 * np.finfo(float).eps)
+    rhs = lambda v: (v * v - delta) * (lam**2 - lam**3 * c * v * (v * v - delta))
+    val = quad(lambda v: 1 / rhs(v), v0, vmid, epsabs=0, epsrel=1e-12, limit=400)[0]
+    return _v.finite_result("the drop time", tau * val, "λ, v0, κ0 or τ too extreme")
