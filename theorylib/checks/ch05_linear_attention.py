@@ -1042,9 +1042,7 @@ def unbalanced_head_residual():
     return sp.Matrix([sp.simplify(r) for r in res])
 
 
-def unbalanced_rhs_expr(v, delta, lam, tr, N):
-    kap2 = v**2 - delta
-    return kap2 * (lam**2 - lam**3 * (1 + (1 + tr / lam) / N) * v * kap2)
+unbalanced_rhs_expr = la.unbalanced_rhs_expr  # Proposition thm-ch05-unbalanced, now in the theory module
 
 
 @claim("ch05-unbalanced-head", CH, "symbolic",
@@ -1055,18 +1053,7 @@ def _unbalanced_head():
     return unbalanced_head_residual()
 
 
-def unbalanced_drop_time(lam, tr, N, v0, kappa0, tau=1.0):
-    """Midpoint time of the drop of an aligned head started at (v0, κ0): quadrature of
-    ``dt = τ dv / ((v² − δ)(λ² − λ³c v(v² − δ)))`` up to ``v(v² − δ) = (1 − 1/√2)/(λc)``."""
-    from scipy.optimize import brentq
-
-    c = float(la.c_factor(lam, tr, N))
-    delta = v0**2 - kappa0**2
-    target = (1 - 1 / np.sqrt(2)) / (lam * c)
-    vmid = brentq(lambda v: v * (v * v - delta) - target, v0, 10.0, xtol=1e-15)
-    rhs = lambda v: (v * v - delta) * (lam**2 - lam**3 * c * v * (v * v - delta))
-    val = quad(lambda v: 1 / rhs(v), v0, vmid, epsabs=0, epsrel=1e-12, limit=400)[0]
-    return tau * val
+unbalanced_drop_time = la.unbalanced_drop_time
 
 
 UNB_PAIRS = ((0.06, 0.06), (0.02, 0.08), (0.08, 0.02))  # (v0, κ0): balanced, value smaller, value larger
