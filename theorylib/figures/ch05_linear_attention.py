@@ -2,14 +2,14 @@
 
 Every function draws data the chapter computed (mostly a claim's ``Result.data``) and returns the
 matplotlib Figure. Time axes are in the chapter's convention ``τ θ̇ = −½ ∂L/∂θ`` (plain GD on the
-loss with step ``η`` reaches ``t = 2ηk`` after ``k`` steps).
+loss with step ``η`` reaches ``t = 2ηkτ`` after ``k`` steps).
 """
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from theorylib.plotting import FULL_WIDTH, THEORY, overlay, use_style
+from theorylib.plotting import FULL_WIDTH, SIM, THEORY, overlay, use_style
 
 __all__ = ["merged", "separate", "two_inits", "aligned", "finite_sample", "full_model", "rank"]
 
@@ -122,10 +122,11 @@ def finite_sample(dm, df):
     """Training on sampled sequences: merged (left) and separate (right)."""
     use_style()
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(FULL_WIDTH, 3.0))
-    overlay(ax, dm["t"], dm["theory"], dm["train"], label="training")
+    ax.plot(dm["t"], dm["train"], color="C0", label="training", **SIM)
+    ax.plot(dm["t"], dm["theory"], color="C0", label="population theory (5.6)", **THEORY)
     ax.plot(dm["t"], dm["test"], color="k", lw=1, ls="-.", label="population loss")
     ax.set(xlabel=TIME, ylabel="$\\mathcal{L}$", title="merged, $\\Lambda = I$")
-    ax.legend(loc="upper right", fontsize=9)
+    ax.legend(loc="lower left", fontsize=9)
     i = _thin(df["t"])
     ax2.plot(df["t"][i], df["train"][i], lw=2.2, alpha=0.6, label="training")
     ax2.plot(df["t"][i], df["test"][i], color="k", lw=1, ls="-.", label="population loss")
