@@ -45,7 +45,6 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
 import numba  # noqa: E402
 from numba import njit  # noqa: E402
-from numba.typed import List as NumbaList  # noqa: E402
 
 VERSIONS = {"jax": jax.__version__, "numba": numba.__version__}
 
@@ -166,89 +165,169 @@ def jax_run(compiled, args, stats):
 
 
 # --------------------------------------------------------------------------- numba
+# Every matrix product goes through _mm with C-contiguous operands (transposes are copied by
+# _tr), so numba compiles one BLAS binding instead of one per layout combination; that keeps
+# the one-off compile time of the kernels to seconds on a loaded 2-core machine.
 @njit(cache=False)
-def _nb_chain_loss(W, Sxx, Syx, tyy):
-    WS = np.dot(W, Sxx)
-    return 0.5 * tyy - np.sum(W * Syx) + 0.5 * np.sum(WS * W)
+def _tr(A):
+    n, m = A.shape
+    out = np.empty((m, n))
+    for i in range(n):
+        for j in range(m):
+            out[j, i] = A[i, j]
+    return out
 
 
 @njit(cache=False)
-def _nb_chain(Ws, masks, use_mask, lr, Sxx, Syx, tyy, seg, n_seg, losses):
-    """GD on every member of a deep linear chain, member by member (Ws modified in place)."""
-    L = len(Ws)
-    E = Ws[0].shape[0]
+def _mm(A, B):
+    return np.dot(A, B)
+
+
+@njit(cache=False)
+def _view(buf, off, r, c):
+    """The (r, c) matrix stored row-major in the flat buffer ``buf`` from ``off`` (a view)."""
+    return buf[off:off + r * c].reshape((r, c))
+
+
+@njit(cache=False)
+def _nb_chain(Wf, shapes, offs, Mf, use_mask, lr, Sxx, Syx, tyy, seg, n_seg, losses):
+    """GD on every member of a deep linear chain, member by member (Wf modified in place).
+
+    Member e's layer l is the (shapes[l, 0], shapes[l, 1]) matrix at offs[l] of the row Wf[e]
+    (flat buffers instead of lists of arrays, and loops instead of array expressions: numba
+    compiles them in a fraction of the time; the products are BLAS calls through _mm).
+    """
+    L = shapes.shape[0]
+    E = Wf.shape[0]
+    n0 = shapes[0, 1]
+    no = shapes[L - 1, 0]
+    # prefixes P_l = W_l ⋯ W_1, each (n_{l+1}, n_0), in one flat scratch buffer
+    poffs = np.zeros(L, dtype=np.int64)
+    for l in range(1, L):
+        poffs[l] = poffs[l - 1] + shapes[l - 1, 0] * n0
+    pb = np.empty(poffs[L - 1] + shapes[L - 1, 0] * n0)
     for e in range(E):
-        cur = [Ws[l][e].copy() for l in range(L)]
+        w = Wf[e].copy()
         eta = lr[e]
         for r in range(n_seg + 1):
             if r > 0:
                 for _ in range(seg):
-                    # prefixes P_l = W_l ⋯ W_1 (P_{-1} = I is skipped)
-                    pre = [cur[0]]
+                    for j in range(shapes[0, 0] * n0):
+                        pb[j] = w[offs[0] + j]
                     for l in range(1, L):
-                        pre.append(np.dot(cur[l], pre[l - 1]))
-                    G = np.dot(pre[L - 1], Sxx) - Syx  # ∂L/∂W
-                    # backward: B = W_L ⋯ W_{l+1}; ∂L/∂W_l = Bᵀ G P_{l−1}ᵀ
-                    B = np.eye(G.shape[0])
+                        P = _mm(_view(w, offs[l], shapes[l, 0], shapes[l, 1]), _view(pb, poffs[l - 1], shapes[l - 1, 0], n0))
+                        Pv = _view(pb, poffs[l], shapes[l, 0], n0)
+                        for a in range(shapes[l, 0]):
+                            for b in range(n0):
+                                Pv[a, b] = P[a, b]
+                    G = _mm(_view(pb, poffs[L - 1], no, n0), Sxx)  # ∂L/∂W = W Σ_xx − Σ_yx
+                    for a in range(no):
+                        for b in range(n0):
+                            G[a, b] -= Syx[a, b]
+                    # backward: BtG = (W_L ⋯ W_{l+1})ᵀ G; ∂L/∂W_l = BtG P_{l−1}ᵀ
+                    BtG = G
                     for l in range(L - 1, -1, -1):
-                        BG = np.dot(B.T, G)
-                        g = np.dot(BG, pre[l - 1].T) if l > 0 else BG
-                        B = np.dot(B, cur[l])  # uses the old W_l
-                        if use_mask:
-                            g = g * masks[l][e]
-                        cur[l] = cur[l] - eta * g
-            W = cur[0]
+                        Wl = _view(w, offs[l], shapes[l, 0], shapes[l, 1])
+                        if l > 0:
+                            g = _mm(BtG, _tr(_view(pb, poffs[l - 1], shapes[l - 1, 0], n0)))
+                            BtG = _mm(_tr(Wl), BtG)  # from the old W_l, before its update
+                        else:
+                            g = BtG
+                        o = offs[l]
+                        c = shapes[l, 1]
+                        for a in range(shapes[l, 0]):
+                            for b in range(c):
+                                if use_mask:
+                                    w[o + a * c + b] -= eta * g[a, b] * Mf[e, o + a * c + b]
+                                else:
+                                    w[o + a * c + b] -= eta * g[a, b]
+            W = _view(w, offs[0], shapes[0, 0], n0)
             for l in range(1, L):
-                W = np.dot(cur[l], W)
-            losses[r, e] = _nb_chain_loss(W, Sxx, Syx, tyy)
-        for l in range(L):
-            Ws[l][e] = cur[l]
+                W = _mm(_view(w, offs[l], shapes[l, 0], shapes[l, 1]), W)
+            WS = _mm(W, Sxx)
+            acc = 0.5 * tyy
+            for a in range(no):
+                for b in range(n0):
+                    acc += W[a, b] * (0.5 * WS[a, b] - Syx[a, b])
+            losses[r, e] = acc
+        for j in range(w.shape[0]):
+            Wf[e, j] = w[j]
 
 
 @njit(cache=False)
 def _nb_attention(v, k, q, lr, S, C, yy, seg, n_seg, losses):
-    """GD on separate rank-one attention, member by member (v, k, q modified in place)."""
+    """GD on separate rank-one attention, member by member (v, k, q modified in place).
+    D is small (4): plain loops, no BLAS."""
     E, H = v.shape
     D = C.shape[0]
+    M = np.empty((D, D))
+    SM = np.empty((D, D))
+    G = np.empty((D, D))
+    Gq = np.empty(D)
+    Gk = np.empty(D)
     for e in range(E):
-        ve, ke, qe = v[e].copy(), k[e].copy(), q[e].copy()
+        ve, ke, qe = v[e], k[e], q[e]  # views: updated in place
         for r in range(n_seg + 1):
             n_steps = seg if r > 0 else 0
             for it in range(n_steps + 1):
-                M = np.zeros((D, D))
+                for a in range(D):
+                    for b in range(D):
+                        M[a, b] = 0.0
                 for i in range(H):
                     for a in range(D):
                         for b in range(D):
                             M[a, b] += ve[i] * ke[i, a] * qe[i, b]
-                SM = np.dot(S, M.reshape(D * D)).reshape(D, D)
+                for a in range(D):  # mat(S vec M), row-major vec
+                    for b in range(D):
+                        acc = 0.0
+                        for c in range(D):
+                            for d in range(D):
+                                acc += S[a * D + b, c * D + d] * M[c, d]
+                        SM[a, b] = acc
                 if it == n_steps:  # the loss at the recorded step, no update
-                    losses[r, e] = yy - 2.0 * np.sum(M * C) + np.sum(M * SM)
+                    acc = yy
+                    for a in range(D):
+                        for b in range(D):
+                            acc += M[a, b] * (SM[a, b] - 2.0 * C[a, b])
+                    losses[r, e] = acc
                     break
-                G = 2.0 * (SM - C)
+                for a in range(D):
+                    for b in range(D):
+                        G[a, b] = 2.0 * (SM[a, b] - C[a, b])
                 for i in range(H):
-                    Gq = np.dot(G, qe[i])
-                    Gk = np.dot(G.T, ke[i])
-                    gv = np.dot(ke[i], Gq)
+                    gv = 0.0
+                    for a in range(D):
+                        Gq[a] = 0.0
+                        Gk[a] = 0.0
+                        for b in range(D):
+                            Gq[a] += G[a, b] * qe[i, b]
+                            Gk[a] += G[b, a] * ke[i, b]
+                        gv += ke[i, a] * Gq[a]
                     vi = ve[i]
-                    ke[i] = ke[i] - lr * vi * Gq
-                    qe[i] = qe[i] - lr * vi * Gk
+                    for a in range(D):
+                        ke[i, a] -= lr * vi * Gq[a]
+                        qe[i, a] -= lr * vi * Gk[a]
                     ve[i] = vi - lr * gv
-        v[e], k[e], q[e] = ve, ke, qe
 
 
 def numba_chain(init, masks, lr, stats, rec):
     """GD on a deep linear chain with numba; returns ``(final weights, losses (n_rec, E))``."""
     seg, n_seg = record_grid(rec)
     Sxx, Syx, tyy = stats
-    Ws = NumbaList([np.array(W, dtype=np.float64, order="C") for W in init])
+    E = init[0].shape[0]
+    shapes = np.array([W.shape[1:] for W in init], dtype=np.int64)
+    sizes = shapes[:, 0] * shapes[:, 1]
+    offs = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    Wf = np.ascontiguousarray(np.concatenate([np.reshape(W, (E, -1)) for W in init], axis=1), dtype=np.float64)
     if masks is None:
-        ms, use = NumbaList([np.ones((1, 1, 1))]), False
+        Mf, use = np.ones((1, 1)), False
     else:
-        ms, use = NumbaList([np.ascontiguousarray(m, dtype=np.float64) for m in masks]), True
-    losses = np.empty((n_seg + 1, Ws[0].shape[0]))
-    _nb_chain(Ws, ms, use, np.ascontiguousarray(lr, dtype=np.float64), np.ascontiguousarray(Sxx),
+        Mf, use = np.ascontiguousarray(np.concatenate([np.reshape(m, (E, -1)) for m in masks], axis=1), dtype=np.float64), True
+    losses = np.empty((n_seg + 1, E))
+    _nb_chain(Wf, shapes, offs, Mf, use, np.ascontiguousarray(lr, dtype=np.float64), np.ascontiguousarray(Sxx),
               np.ascontiguousarray(Syx), float(tyy), seg, n_seg, losses)
-    return list(Ws), losses
+    final = [Wf[:, o:o + n].reshape((E,) + tuple(sh)) for o, n, sh in zip(offs, sizes, shapes)]
+    return final, losses
 
 
 def numba_attention(v, k, q, lr, stats, rec):

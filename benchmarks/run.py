@@ -62,6 +62,9 @@ def _parse_args(argv=None):
                    help="networks the per-network loop trains (its time is scaled to the whole ensemble)")
     p.add_argument("--repeats", type=int, default=3, help="best-of repeats for (a) and (c)")
     p.add_argument("--no-check-targets", action="store_true", help="exit 0 even if a speed-up target is missed")
+    p.add_argument("--scaling", action="store_true",
+                   help="instead of the workloads: time per GD step against ensemble size and width for theorylib, "
+                        "JAX and numba (two-layer linear network on statistics); writes benchmarks/scaling.{md,json,svg}")
     return p.parse_args(argv)
 
 
@@ -843,6 +846,22 @@ def print_table(results):
     print("(b) is timed on a subset of networks and scaled linearly; x > 1 means theorylib is faster.")
 
 
+def print_markdown(results):
+    """The results table of benchmarks/README.md (wall and CPU time of every arm, speed-ups)."""
+    print("\n| workload | time | (a) theorylib | (b) torch loop | (c) torch batched | (d) JAX | (e) numba "
+          "| (a) vs (b) | (a) vs (c) | (a) vs (d) | (a) vs (e) | **(a) vs best of (d), (e)** |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, r in results.items():
+        for kind in ("wall", "cpu"):
+            t = {k: (r[f"{k}_s"] if kind == "wall" else r["cpu_s"][k])
+                 for k in ("theorylib", "torch_loop", "torch_batched", "jax", "numba")}
+            a = t["theorylib"]
+            sp = lambda x: f"{x / a:.0f}×" if x / a >= 10 else f"{x / a:.2f}×"  # noqa: E731
+            print(f"| {'`' + name + '`' if kind == 'wall' else ''} | {kind} | {a:.3g} s | {t['torch_loop']:.3g} s "
+                  f"| {t['torch_batched']:.3g} s | {t['jax']:.3g} s | {t['numba']:.3g} s | {sp(t['torch_loop'])} "
+                  f"| {sp(t['torch_batched'])} | {sp(t['jax'])} | {sp(t['numba'])} | **{sp(min(t['jax'], t['numba']))}** |")
+
+
 def main(args):
     print(f"theorylib benchmark ({'quick' if args.quick else 'full'}): python {platform.python_version()}, "
           f"numpy {np.__version__}, torch {torch.__version__}, jax {comp.VERSIONS['jax']}, "
@@ -858,6 +877,7 @@ def main(args):
           flush=True)
     results = {c.name: run_workload(c, args) for c in todo}
     print_table(results)
+    print_markdown(results)
     summary = {
         "workloads": results,
         "min_speedup_vs_torch_loop": min(r["speedup_vs_torch_loop"] for r in results.values()),
@@ -882,5 +902,151 @@ def main(args):
     return 0
 
 
+
+# --------------------------------------------------------------------------- --scaling
+SCALING_ENSEMBLES = (1, 4, 32, 256, 1024, 4096)
+SCALING_WIDTHS = (4, 16, 64, 256)
+SCALING_MAX_ENTRIES = 2**22  # E·w² per weight matrix (32 MB): w = 256 stops at E = 32, w = 64 at E = 1024
+
+
+def peak_flops(n=1024, repeats=20):
+    """Measured peak of this process: best float64 FLOP/s of an n×n numpy matmul (2n³ FLOPs),
+    with the thread limit of the run (one core by default); the best of many short repeats, so
+    that one quiet moment on a shared machine is enough."""
+    a = np.random.default_rng(0).standard_normal((n, n))
+    best = np.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a @ a
+        best = min(best, time.perf_counter() - t0)
+    return 2.0 * n**3 / best
+
+
+def scaling_flops(w):
+    """FLOPs of one GD step of one w-w-w linear network on statistics (multiply-add = 2):
+    W = W2 W1, G = W Σ_xx − Σ_yx, ∂W2 = G W1ᵀ, ∂W1 = W2ᵀ G: four w×w×w products."""
+    return 8.0 * w**3
+
+
+def scaling_cell(E, w, repeats):
+    """Time per GD step of theorylib, JAX and numba for E networks w-w-w on population
+    statistics (Σ_xx with spectrum 1.5…0.5, a teacher with singular values 2…0.1)."""
+    from theorylib.sim.data import Moments
+
+    rng = np.random.default_rng(w)
+    Q1, Q2, Q3 = (random_orthogonal(w, rng) for _ in range(3))
+    Sxx = Q1 @ np.diag(np.linspace(1.5, 0.5, w)) @ Q1.T
+    Sxx = 0.5 * (Sxx + Sxx.T)
+    teacher = Q2 @ np.diag(np.linspace(2.0, 0.1, w)) @ Q3.T
+    Syx = teacher @ Sxx
+    tyy = float(np.trace(teacher @ Sxx @ teacher.T)) + 0.01 * w
+    data = Moments(Sxx, Syx, tyy)
+    stats = (Sxx, Syx, tyy)
+    init = random_init((w, w, w), 0.3 / np.sqrt(w), n_ensemble=E, seed=1)
+    lr = 0.02
+    # steps: ~0.2 s per arm from a rough cost model (per-step overhead + per-member work)
+    est = 30e-6 + E * (1e-6 + scaling_flops(w) / 2e10)
+    steps = int(np.clip(0.2 / est, 5, 2000))
+    rec = np.array([0, steps])
+    model = DeepLinear((w, w, w))
+
+    def tl():
+        traj = engine.train_gd(model, init, data, lr, steps=rec)
+        return model.product(traj.params)
+
+    t0 = time.perf_counter()
+    compiled, args = comp.jax_chain([init["W1"], init["W2"]], None, np.full(E, lr), stats, rec)
+    t_compile = time.perf_counter() - t0
+
+    def jx():
+        final, _ = comp.jax_run(compiled, args, stats)
+        return _chain_map(final)
+
+    def nb():
+        final, _ = comp.numba_chain([init["W1"], init["W2"]], None, np.full(E, lr), stats, rec)
+        return _chain_map(final)
+
+    (t_a, c_a, W_a), (t_d, c_d, W_d), (t_e, c_e, W_e) = _timed_side_by_side([tl, jx, nb], repeats, budget=4.0)
+    dev = max(float(np.max(np.abs(W - W_a)) / np.max(np.abs(W_a))) for W in (W_d, W_e))
+    return {"E": E, "width": w, "steps": steps, "theorylib_s_per_step": t_a / steps, "jax_s_per_step": t_d / steps,
+            "numba_s_per_step": t_e / steps, "cpu_s_per_step": {"theorylib": c_a / steps, "jax": c_d / steps,
+                                                               "numba": c_e / steps},
+            "jax_compile_s": t_compile, "flops_per_step": scaling_flops(w) * E, "max_rel_dev": dev}
+
+
+def _fmt_t(t):
+    return f"{t * 1e6:.3g} µs" if t < 1e-3 else (f"{t * 1e3:.3g} ms" if t < 1 else f"{t:.3g} s")
+
+
+def run_scaling(args):
+    here = os.path.dirname(os.path.abspath(__file__))
+    comp.numba_warmup()
+    peak = peak_flops()
+    print(f"measured peak: {peak / 1e9:.1f} GFLOP/s (best float64 1024×1024 numpy matmul, {args.threads} thread)", flush=True)
+    rows = []
+    for w in SCALING_WIDTHS:
+        for E in SCALING_ENSEMBLES:
+            if E * w * w > SCALING_MAX_ENTRIES:
+                continue
+            r = scaling_cell(E, w, max(args.repeats, 3))
+            r["roofline_s_per_step"] = r["flops_per_step"] / peak
+            rows.append(r)
+            best = min(r["jax_s_per_step"], r["numba_s_per_step"])
+            print(f"  w={w:4d} E={E:5d} steps={r['steps']:5d}  theorylib {_fmt_t(r['theorylib_s_per_step']):>10s}"
+                  f"  JAX {_fmt_t(r['jax_s_per_step']):>10s}  numba {_fmt_t(r['numba_s_per_step']):>10s}"
+                  f"  roofline {_fmt_t(r['roofline_s_per_step']):>10s}  best/theorylib {best / r['theorylib_s_per_step']:.2f}"
+                  f"  dev {r['max_rel_dev']:.0e}", flush=True)
+    lines = [
+        f"Time per GD step (wall, best of the side-by-side rounds) of E two-layer linear networks w-w-w on "
+        f"population statistics, float64, {args.threads} thread; roofline = 8w³E FLOPs / {peak / 1e9:.1f} GFLOP/s "
+        f"(measured float64 numpy matmul). 'best/theorylib' > 1: theorylib is faster than both JAX and numba. "
+        f"Cells with E·w² > {SCALING_MAX_ENTRIES} are not run (memory).",
+        "",
+        "| width w | ensemble E | theorylib | JAX | numba | roofline | theorylib / roofline | best(JAX, numba) / theorylib |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        best = min(r["jax_s_per_step"], r["numba_s_per_step"])
+        lines.append(f"| {r['width']} | {r['E']} | {_fmt_t(r['theorylib_s_per_step'])} | {_fmt_t(r['jax_s_per_step'])} | "
+                     f"{_fmt_t(r['numba_s_per_step'])} | {_fmt_t(r['roofline_s_per_step'])} | "
+                     f"{r['theorylib_s_per_step'] / r['roofline_s_per_step']:.3g}× | {best / r['theorylib_s_per_step']:.2f}× |")
+    with open(os.path.join(here, "scaling.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    with open(os.path.join(here, "scaling.json"), "w") as f:
+        json.dump({"peak_flops": peak, "threads": args.threads, "rows": rows,
+                   "versions": {"numpy": np.__version__, **comp.VERSIONS}}, f, indent=1)
+    _scaling_figure(rows, peak, os.path.join(here, "scaling.svg"))
+    print("\n".join(lines))
+    print(json.dumps({"peak_gflops": round(peak / 1e9, 2), "cells": len(rows)}))
+    return 0
+
+
+def _scaling_figure(rows, peak, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"font.size": 9, "svg.fonttype": "none", "svg.hashsalt": "theorylib-scaling"})
+    fig, axes = plt.subplots(1, len(SCALING_WIDTHS), figsize=(10, 3.2), sharey=True, constrained_layout=True)
+    arms = [("theorylib", "theorylib (numpy)", "C0", "o"), ("jax", "JAX jit+vmap+scan", "C1", "s"),
+            ("numba", "numba @njit", "C2", "^")]
+    for ax, w in zip(axes, SCALING_WIDTHS):
+        rs = [r for r in rows if r["width"] == w]
+        E = [r["E"] for r in rs]
+        for key, label, color, marker in arms:
+            ax.loglog(E, [r[f"{key}_s_per_step"] for r in rs], marker=marker, color=color, label=label, ms=4)
+        ax.loglog(E, [r["roofline_s_per_step"] for r in rs], "k--", label=f"roofline ({peak / 1e9:.0f} GFLOP/s)")
+        ax.set_title(f"width w = {w}")
+        ax.set_xlim(0.6, 7000)
+        ax.set_xlabel("ensemble size E (networks)")
+        ax.grid(True, which="major", lw=0.3, alpha=0.5)
+    axes[0].set_ylabel("wall time per GD step (s)")
+    fig.suptitle("E two-layer linear networks w-w-w on population statistics, float64, one core", fontsize=9)
+    axes[0].legend(loc="upper left", fontsize=8, frameon=False)
+    fig.savefig(path, metadata={"Date": None})
+    plt.close(fig)
+
+
 if __name__ == "__main__":
-    sys.exit(main(ARGS))
+    sys.exit(run_scaling(ARGS) if ARGS.scaling else main(ARGS))
