@@ -595,7 +595,7 @@ def _cosine_distance(K0, K):
 
 @lru_cache(maxsize=None)
 def fig2_flow():
-    """The paper's Fig. 2 setting: β₀ = (−1, 0), β* = (0, 1), δ ∈ {−4, …, 4}, T = 20."""
+    """The paper's Fig. 2 setting: β₀ = (−1, 0), β* = (0, 1), δ ∈ {−4, −2, −1, 0, 1, 2, 4}, T = 20."""
     a0, w0, lab = _init_batch(BETA0_FIG2, DELTAS_FIG2)
     data = rs.SampleSums.whitened(BETA_STAR_FIG2)
     t = np.linspace(0, T_FIG2, 401)
@@ -660,7 +660,7 @@ def _kernel_notebook():
 
 @lru_cache(maxsize=None)
 def fig4_flow(T=200.0):
-    """Setting of the paper's Fig. 4b: one sample x = (0.5, 1), y = 1.1, β₀ = (0.4, 0.05), δ ∈ {−4, …, 4}."""
+    """Setting of the paper's Fig. 4b: one sample x = (0.5, 1), y = 1.1, β₀ = (0.4, 0.05), δ ∈ {−4, −2, −1, 0, 1, 2, 4}."""
     a0, w0, lab = _init_batch(BETA0_FIG4, DELTAS_FIG2)
     data = rs.SampleSums.from_samples(X_FIG4, Y_FIG4)
     t = np.concatenate([np.linspace(0, 10, 401), [T]])

@@ -79,7 +79,7 @@ def drift(lrs, errs, drifts, t, delta):
 
 
 def regimes(F, beta_star, beta0, mu_phi):
-    """Fig. fig-ch02-regimes: β-space paths, μ(t), φ(t) and the kernel distance S(0, t)."""
+    """Fig. fig-ch02-regimes: β-space paths, ρ(t) = a‖w‖, φ(t) and the kernel distance S(0, t)."""
     use_style()
     fig, axes = plt.subplots(2, 2, figsize=(FULL_WIDTH, 6.2), layout="constrained")
     ax = axes[0, 0]
