@@ -70,6 +70,12 @@ PREAMBLE = r"""
 % the claim tables have no caption (nor a number on the website): where a table breaks, its
 % foot and its next head say only "continued", not "Table 2.1 - continued from previous page"
 \renewcommand{\sphinxtablecontinued}[1]{\textit{continued}}
+% running foot: "Chapter N. " and the chapter's title up to its colon (the long titles ran into
+% the page number on even pages)
+\makeatletter
+\def\sld@short#1:#2\@nil{#1}
+\renewcommand{\chaptermark}[1]{\markboth{\@chapapp\ \thechapter.\ \sld@short#1:\@nil}{}}
+\makeatother
 % code in a font that has the modifier letters and subscripts the code comments use
 \setmonofont{DejaVu Sans Mono}[Scale=0.85]
 """

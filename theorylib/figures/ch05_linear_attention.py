@@ -7,6 +7,7 @@ loss with step ``η`` reaches ``t = 2ηkτ`` after ``k`` steps).
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import NullFormatter
 import numpy as np
 
 from theorylib.plotting import FULL_WIDTH, SIM, THEORY, overlay, use_style
@@ -107,6 +108,9 @@ def aligned(lam_grid, t_theory, spectrum, t_sim, v0s, da):
         ax.plot(lam_grid, 1 / (lam_grid**2 * v0), ":", color=f"C{j}", lw=1)
     ax.set(xscale="log", yscale="log", xlabel="eigenvalue $\\lambda$", ylabel="$t_{1/2}/\\tau$",
            title="drop times")
+    # ticks at the eigenvalues themselves: the default minor labels (2e-1, 3e-1, 4e-1) overlap
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xticks(sorted(spectrum), [f"{lam:g}" for lam in sorted(spectrum)])
     ax.legend(loc="upper right", fontsize=9)
     for d in range(len(spectrum)):
         overlay(ax2, da["t"], da["theory"][:, 0, d], da["sim"][:, 0, d], color=f"C{d}")
