@@ -924,23 +924,30 @@ MULTI_SYX = (3.0, 0.5, 0.2)
 MULTI_U0 = (1e-3, 1e-6, 1e-12, 1e-24, 1e-48)
 
 
-@lru_cache(maxsize=None)
-def multidim_run(lr: float = 0.005, seeds: int = 2):
-    """Late fusion with D_A = 1, D_B = 2 and Σ_yxB·c_B < 0 (cos θ = −0.89), random init, several u0 at once."""
-    S, s = np.array(MULTI_SIGMA), np.array(MULTI_SYX)
+def _multidim_ratios(syx, u0s, horizon, lr, seeds):
+    """Late fusion with D_A = 1, D_B = 2 on MULTI_SIGMA, random init at several u0 at once:
+    the GD ratios t_B/t_A (len(u0s), seeds) and W_B's final component along w*_B (normalised).
+    ``horizon`` scales the escape time ln(1/(8u0²))/6 that sets how long to train."""
+    S, s = np.array(MULTI_SIGMA), np.array(syx)
     w = np.linalg.solve(S, s)
     data = fs.FusionMoments(S, s, float(s @ w))
     net = fs.FusionNet(1, 2, 2, 2, 8)
-    u0 = np.repeat(np.array(MULTI_U0), seeds)
+    u0 = np.repeat(np.array(u0s), seeds)
     p = fs.gaussian_init(net, 1.0, n_ensemble=len(u0), seed=1)
     p = {k: v * u0[:, None, None] for k, v in p.items()}
-    t_end = 3.5 * np.log(1 / (8 * min(MULTI_U0) ** 2)) / 6 + 10
+    t_end = horizon * np.log(1 / (8 * min(u0s) ** 2)) / 6 + 10
     steps = np.arange(0, int(round(t_end / lr)) + 1, 4)
     wb_dir = w[1:] / np.linalg.norm(w[1:])
     rec = lambda q: {"WA": net.branch_weights(q)[0][:, 0], "WB": net.branch_weights(q)[1] @ wb_dir}
     tr = engine.train_gd(net, p, data, lr, steps=steps, record=rec)
     ta, tb = fs.half_times(steps * lr, tr["WA"], tr["WB"], fu.unimodal_solution(S, s, 1)[0] / 2)
-    return np.array(MULTI_U0), (tb / ta).reshape(len(MULTI_U0), seeds)
+    return (tb / ta).reshape(len(u0s), seeds), tr["WB"][-1] / np.linalg.norm(w[1:])
+
+
+@lru_cache(maxsize=None)
+def multidim_run(lr: float = 0.005, seeds: int = 2):
+    """Σ_yxB·c_B < 0 (cos θ = −0.89): the u0 grid and the GD ratios."""
+    return np.array(MULTI_U0), _multidim_ratios(MULTI_SYX, MULTI_U0, 3.5, lr, seeds)[0]
 
 
 @claim("ch04-multidim-limit", CH, "numeric",
@@ -968,21 +975,9 @@ MULTI_U0_POS = (1e-3, 1e-6, 1e-12, 1e-24)
 
 @lru_cache(maxsize=None)
 def multidim_positive_run(lr: float = 0.005, seeds: int = 2):
-    """Late fusion with D_A = 1, D_B = 2 and Σ_yxB·c_B > 0 (cos θ = +0.47), random init, several u0 at once."""
-    S, s = np.array(MULTI_SIGMA), np.array(MULTI_SYX_POS)
-    w = np.linalg.solve(S, s)
-    data = fs.FusionMoments(S, s, float(s @ w))
-    net = fs.FusionNet(1, 2, 2, 2, 8)
-    u0 = np.repeat(np.array(MULTI_U0_POS), seeds)
-    p = fs.gaussian_init(net, 1.0, n_ensemble=len(u0), seed=1)
-    p = {k: v * u0[:, None, None] for k, v in p.items()}
-    t_end = 2.0 * np.log(1 / (8 * min(MULTI_U0_POS) ** 2)) / 6 + 10
-    steps = np.arange(0, int(round(t_end / lr)) + 1, 4)
-    wb_dir = w[1:] / np.linalg.norm(w[1:])
-    rec = lambda q: {"WA": net.branch_weights(q)[0][:, 0], "WB": net.branch_weights(q)[1] @ wb_dir}
-    tr = engine.train_gd(net, p, data, lr, steps=steps, record=rec)
-    ta, tb = fs.half_times(steps * lr, tr["WA"], tr["WB"], fu.unimodal_solution(S, s, 1)[0] / 2)
-    return np.array(MULTI_U0_POS), (tb / ta).reshape(len(MULTI_U0_POS), seeds), tr["WB"][-1] / np.linalg.norm(w[1:])
+    """Σ_yxB·c_B > 0 (cos θ = +0.47): the u0 grid, the GD ratios and W_B's end value."""
+    ratio, wb_end = _multidim_ratios(MULTI_SYX_POS, MULTI_U0_POS, 2.0, lr, seeds)
+    return np.array(MULTI_U0_POS), ratio, wb_end
 
 
 @claim("ch04-multidim-positive", CH, "numeric",
