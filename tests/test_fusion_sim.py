@@ -38,7 +38,8 @@ def test_moment_gradient_matches_finite_differences(depth, seed, d_a, d_b):
     rng = np.random.default_rng(seed)
     p = {n: 0.6 * rng.standard_normal((depth,) + (net.widths[l + 1], net.widths[l])) * net.masks[n] for l, n in enumerate(net.names)}
     A = rng.standard_normal((d_a + d_b, d_a + d_b))
-    data = fs.FusionMoments(A @ A.T, rng.standard_normal(d_a + d_b), 5.0)
+    S, s = A @ A.T, rng.standard_normal(d_a + d_b)
+    data = fs.FusionMoments(S, s, float(s @ np.linalg.solve(S, s)) + 5.0)  # consistent E[y²]
     assert fd_check(net, p, data, seed=seed) < 1e-6
 
 
@@ -160,7 +161,17 @@ def test_input_validation():
         fs.toy_mixing(1.0, 1.0)
     lin = fs.FusionNet(1, 1, 2, 2, 2)
     with pytest.raises(ValueError, match="inputs"):
-        lin.grad(fs.gaussian_init(lin, 0.1, n_ensemble=1), fs.FusionMoments(np.eye(3), np.ones(3), 1.0))
+        lin.grad(fs.gaussian_init(lin, 0.1, n_ensemble=1), fs.FusionMoments(np.eye(3), np.ones(3), 3.0))
+
+
+def test_fusion_moments_reject_inconsistent_statistics():
+    # E[y²] below the part the best linear predictor explains means a negative minimum loss
+    with pytest.raises(ValueError, match=r"e_yy = 1 is below Σ_yx Σ⁺ Σ_xy .*\(3\)"):
+        fs.FusionMoments(np.eye(3), np.ones(3), 1.0)
+    with pytest.raises(ValueError, match=r"e_yy\[1\] = 0\.5 is below"):
+        fs.FusionMoments(np.stack([np.eye(2), np.eye(2)]), np.ones(2), np.array([2.0, 0.5]))
+    data = fs.FusionMoments(np.eye(3), np.ones(3), 3.0)  # exactly the fitted part: minimum loss 0
+    assert data.e_yy[0] == 3.0
 
 
 # ---------------------------------------------------------------- the authors' deep widths (Chapter 4)

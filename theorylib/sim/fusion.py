@@ -60,7 +60,8 @@ class FusionMoments:
     sigma_yx : ndarray (E or 1, D)
         ``E[y x]``.
     e_yy : ndarray (E or 1,)
-        ``E[y²]`` (only the loss value needs it).
+        ``E[y²]`` (only the loss value needs it), at least the explained part ``Σ_yx Σ⁺ Σ_xy``
+        of each data set (a smaller value gives a negative minimum loss and is an error).
     """
 
     sigma: np.ndarray
@@ -90,6 +91,12 @@ class FusionMoments:
             raise ValueError("sigma must be positive semi-definite")
         if np.any(e < 0):
             raise ValueError("e_yy must be non-negative")
+        # E[y²] ≥ Σ_yx Σ⁺ Σ_xy for every data set: otherwise the minimum loss would be negative
+        for i in range(max(S.shape[0], s.shape[0], e.shape[0])):
+            _v.fitted_part_below(
+                "e_yy" if e.shape[0] == 1 else f"e_yy[{i}]", e[i % e.shape[0]],
+                _v.explained(S[i % S.shape[0]], s[i % s.shape[0]]),
+                "Σ_yx Σ⁺ Σ_xy (the part the best linear predictor explains)")
         object.__setattr__(self, "sigma", S)
         object.__setattr__(self, "sigma_yx", s)
         object.__setattr__(self, "e_yy", e)
