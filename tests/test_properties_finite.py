@@ -86,6 +86,7 @@ CASES = {
     "rl.omega": (rl.omega, (num, num, pos, pos)),
     "rl.split_init": (rl.split_init, (vec2, num, pos, pos)),
     "rl.final_readout": (rl.final_readout, (num, num, pos, pos)),
+    "rl.separatrix_ratio": (rl.separatrix_ratio, (num, vec2, vec2, pos, pos)),
     "rl.learning_time": (rl.learning_time, (num, num, num, num, pos, pos)),
     "rl.riccati_blowup_time": (rl.riccati_blowup_time, (num, num, num)),
     "rl.single_neuron": (rl.single_neuron, (pos, num, vec2, vec2, pos, pos)),
@@ -112,6 +113,7 @@ CASES = {
     "la.head_time": (la.head_time, (pos, pos, pos, pos, pos, pos)),
     "la.head_strength": (la.head_strength, (num, pos, pos, pos, pos, pos)),
     "la.separate_drop_time": (la.separate_drop_time, (pos, pos, pos, pos, pos)),
+    "la.unbalanced_drop_time": (la.unbalanced_drop_time, (pos, pos, pos, num, num, pos)),
 }
 
 

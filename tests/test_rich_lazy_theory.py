@@ -255,3 +255,19 @@ def test_split_init_no_cancellation_for_negative_delta():
     # η_w a₀² is the positive root of x² − δx − κ‖β₀‖² = 0, ≈ κ‖β₀‖²/|δ| = 2.5e-19
     assert a0**2 == pytest.approx(1e-18 / 4.0, rel=1e-12)
     assert rl.conserved_quantity(a0, w0) == pytest.approx(-4.0, rel=1e-14)
+
+
+def test_separatrix_ratio_matches_the_closed_forms_r():
+    # r from its definition (2ν₀ + δ)/Ω, written out here, at unequal rates and in a batch
+    rng = np.random.default_rng(3)
+    a0, w0, bs = rng.standard_normal(5) + 2.0, rng.standard_normal((5, 3)), np.array([0.5, -1.0, 2.0])
+    ea, ew = 0.7, 1.6
+    d = ew * a0**2 - ea * np.sum(w0**2, axis=1)
+    r = (2 * ea * (w0 @ bs) / a0 + d) / np.sqrt(d**2 + 4 * ea * ew * (bs @ bs))
+    assert np.allclose(rl.separatrix_ratio(a0, w0, bs, ea, ew), r, rtol=1e-14)
+    # a start against β* has r < −1 (its readout changes sign); one along β* does not
+    assert rl.separatrix_ratio(0.5, [-0.9, 0.0], [1.0, 0.0]) < -1 < rl.separatrix_ratio(0.5, [0.1, 0.0], [1.0, 0.0])
+    with pytest.raises(ValueError, match="a0 = 0"):
+        rl.separatrix_ratio(0.0, [1.0, 0.0], [1.0, 0.0])
+    with pytest.raises(ValueError, match="beta_star"):
+        rl.separatrix_ratio(1.0, [1.0, 0.0], [1.0, 0.0, 0.0])

@@ -343,9 +343,8 @@ def final_readout_flow(T=160.0):
     tr = integrate_flow(rs.SingleNeuron(), {"a": a0, "w": w0}, data, [0.0, T], record=_REC,
                         rtol=1e-12, atol=1e-12)
     s = float(np.linalg.norm(BETA_STAR_FIG8))
-    d = rl.conserved_quantity(a0, w0)
-    r = (2 * (w0 @ BETA_STAR_FIG8) / a0 + d) / rl.omega(d, s)
-    a_th = np.sign(a0 * (1 + r)) * rl.final_readout(d, s)
+    r = rl.separatrix_ratio(a0, w0, BETA_STAR_FIG8)
+    a_th = np.sign(a0 * (1 + r)) * rl.final_readout(rl.conserved_quantity(a0, w0), s)
     beta_end = tr["a"][-1, :, None] * tr["w"][-1]
     err = max(np.abs(tr["a"][-1] - a_th).max(), np.abs(beta_end - BETA_STAR_FIG8).max())
     if not (np.any(r < -1) and np.any(r > -1)):

@@ -38,6 +38,7 @@ __all__ = [
     "riccati_nu",
     "riccati_blowup_time",
     "final_readout",
+    "separatrix_ratio",
     "mu_phi",
     "learning_time",
     "learning_time_expr",
@@ -206,14 +207,8 @@ def _whitened_setup(a0, w0, beta_star, eta_a, eta_w):
     Om = float(np.sqrt(delta**2 + 4 * eta_a * eta_w * s**2))
     if Om == 0:
         raise ValueError("β* = 0 together with δ = 0 is degenerate (Ω = 0); not covered by the closed form")
-    if s > 0:
-        bh = beta_star / s
-        p0 = float(w0 @ beta_star)
-    else:
-        bh = np.zeros_like(beta_star)
-        p0 = 0.0
-    nu0 = eta_a * p0 / a0
-    r = (2 * nu0 + delta) / Om
+    bh = beta_star / s if s > 0 else np.zeros_like(beta_star)
+    r = float(separatrix_ratio(a0, w0, beta_star, eta_a, eta_w))
     if not abs(r) < 1e150:
         raise ValueError(f"a0 = {a0:.3g} is too close to 0 for the closed form: r = (2ν0 + δ)/Ω = {r:.3g} overflows")
     w_perp0 = w0 - bh * float(w0 @ bh)
@@ -391,6 +386,52 @@ def final_readout(delta, s, eta_a=1.0, eta_w=1.0):
     if np.any(s < 0):
         raise ValueError("s = ‖β*‖ must be non-negative")
     return np.sqrt((delta + np.sqrt(delta**2 + 4 * eta_a * eta_w * s**2)) / (2 * eta_w))
+
+
+def separatrix_ratio(a0, w0, beta_star, eta_a=1.0, eta_w=1.0):
+    """``r = (2ν₀ + δ)/Ω`` of a start ``(a₀, w₀)`` on whitened data (Theorem ``thm-ch02-exact``).
+
+    With ``δ = η_wa₀² − η_a‖w₀‖²``, ``ν₀ = η_a(w₀·β*)/a₀`` and ``Ω = √(δ² + 4η_aη_w‖β*‖²)``.
+    The readout ends with the sign of ``a₀(1 + r)``; it crosses zero once on the way if
+    ``r < −1``, and ``r = −1`` is the separatrix, from which the flow goes to ``a = 0``.
+
+    Parameters
+    ----------
+    a0 : array_like
+        Initial readout(s), shape ``S``, non-zero.
+    w0 : array_like
+        Initial first-layer weights, shape ``S + (d,)``.
+    beta_star : array_like (d,)
+        The target ``β* = Xᵀy``.
+
+    Returns
+    -------
+    ndarray of shape ``S``
+
+    Raises
+    ------
+    ValueError
+        On non-finite or mismatched input, ``a₀ = 0`` (ν₀ undefined) or so close to 0 that
+        ``r`` overflows, or ``Ω = 0`` (β* = 0 and δ = 0).
+    """
+    a0 = _finite("a0", a0)
+    w0 = _finite("w0", w0)
+    beta_star = _finite("beta_star", beta_star)
+    if beta_star.ndim != 1 or w0.shape[-1:] != beta_star.shape:
+        raise ValueError(f"beta_star must be a vector of length w0.shape[-1]; got {beta_star.shape} "
+                         f"for w0 of shape {w0.shape}")
+    if np.any(a0 == 0):
+        raise ValueError("a0 = 0: ν₀ = η_a(w₀·β*)/a₀ is undefined")
+    delta = conserved_quantity(a0, w0, eta_a, eta_w)
+    Om = omega(delta, np.linalg.norm(beta_star), eta_a, eta_w)
+    if np.any(Om == 0):
+        raise ValueError("β* = 0 together with δ = 0 is degenerate (Ω = 0)")
+    eta_a, _ = _rates(eta_a, eta_w)
+    with np.errstate(over="ignore", invalid="ignore"):
+        r = (2 * eta_a * (w0 @ beta_star) / a0 + delta) / Om
+    if not np.all(np.isfinite(r)):
+        raise ValueError("a0 is too close to 0: r = (2ν₀ + δ)/Ω overflows")
+    return r
 
 
 def mu_phi(a, w, beta_star):
