@@ -1036,13 +1036,10 @@ def unbalanced_head_residual():
     res = [flows[1][0] - kap**2 * g]
     res += list(flows[1][1] - v * kap * g * e(1)) + list(flows[1][2] - v * kap * g * e(1))
     res.append(2 * v * flows[1][0] - 2 * kap * (flows[1][1][1]))  # d(v² − κ²)/dt · τ
-    rhs = unbalanced_rhs_expr(v, delta, lam[1], sum(lam), N)
+    rhs = la.unbalanced_rhs_expr(v, delta, lam[1], sum(lam), N)
     res.append((flows[1][0].subs(kap, sp.sqrt(v**2 - delta)) - rhs))
     res.append(rhs.subs(delta, 0) - head_rhs_expr(v, lam[1], sum(lam), N))
     return sp.Matrix([sp.simplify(r) for r in res])
-
-
-unbalanced_rhs_expr = la.unbalanced_rhs_expr  # Proposition thm-ch05-unbalanced, now in the theory module
 
 
 @claim("ch05-unbalanced-head", CH, "symbolic",
@@ -1051,9 +1048,6 @@ unbalanced_rhs_expr = la.unbalanced_rhs_expr  # Proposition thm-ch05-unbalanced,
        "(D = 3, one head learned).", ref="thm-ch05-unbalanced")
 def _unbalanced_head():
     return unbalanced_head_residual()
-
-
-unbalanced_drop_time = la.unbalanced_drop_time
 
 
 UNB_PAIRS = ((0.06, 0.06), (0.02, 0.08), (0.08, 0.02))  # (v0, κ0): balanced, value smaller, value larger
@@ -1070,7 +1064,7 @@ def unbalanced_flow():
     p = at.separate_aligned_init(O, np.repeat(k0[:, None], 4, 1))  # k = q = κ0 e_d
     p["v"] = np.repeat(v0[:, None], 4, 1)
     tr_ = SPECTRUM.sum()
-    th = np.array([[unbalanced_drop_time(l, tr_, N_CTX, a, b, UNB_TAU) for l in SPECTRUM] for a, b in UNB_PAIRS])
+    th = np.array([[la.unbalanced_drop_time(l, tr_, N_CTX, a, b, UNB_TAU) for l in SPECTRUM] for a, b in UNB_PAIRS])
     t = np.linspace(0, 1.2 * th.max(), 6000)
     rec = lambda q: {"m": q["v"] * np.sum(q["k"] ** 2, axis=(2, 3)), "v": q["v"].copy()}
     traj = integrate_flow(model, p, pm, t, tau=UNB_TAU, rates=model.paper_rates, record=rec, rtol=1e-10, atol=1e-13)
