@@ -85,6 +85,26 @@ def _chain_product(Ws):
     return W
 
 
+def _gd_scan(loss, params, eta, seg, n_seg, masks=None):
+    """GD on ``loss`` over a tuple of arrays: ``n_seg`` segments of ``seg`` steps (inner and
+    outer ``lax.scan``), the loss recorded at the start and after every segment. ``masks``
+    (a tuple like ``params``) zeroes the gradient of absent connections."""
+    grad = jax.grad(loss)
+
+    def step(p, _):
+        g = grad(p)
+        if masks is not None:
+            g = tuple(gl * ml for gl, ml in zip(g, masks))
+        return tuple(a - eta * gl for a, gl in zip(p, g)), None
+
+    def segment(p, _):
+        p, _ = jax.lax.scan(step, p, None, length=seg)
+        return p, loss(p)
+
+    end, losses = jax.lax.scan(segment, params, None, length=n_seg)
+    return end, jnp.concatenate([loss(params)[None], losses])
+
+
 def jax_chain(init, masks, lr, stats, rec):
     """Compiled JAX program for GD on a deep linear chain, one member per ``vmap`` lane.
 
@@ -102,20 +122,7 @@ def jax_chain(init, masks, lr, stats, rec):
             W = _chain_product(Ws)
             return 0.5 * tyy - jnp.sum(W * Syx) + 0.5 * jnp.sum((W @ Sxx) * W)
 
-        grad = jax.grad(loss)
-
-        def step(Ws, _):
-            g = grad(Ws)
-            if use_mask:
-                g = tuple(gl * ml for gl, ml in zip(g, ms))
-            return tuple(W - eta * gl for W, gl in zip(Ws, g)), None
-
-        def segment(Ws, _):
-            Ws, _ = jax.lax.scan(step, Ws, None, length=seg)
-            return Ws, loss(Ws)
-
-        Ws_end, losses = jax.lax.scan(segment, Ws, None, length=n_seg)
-        return Ws_end, jnp.concatenate([loss(Ws)[None], losses])
+        return _gd_scan(loss, Ws, eta, seg, n_seg, ms if use_mask else None)
 
     fn = jax.jit(jax.vmap(member, in_axes=(0, 0 if use_mask else None, 0, None, None, None), out_axes=(0, 1)))
     Ws = tuple(jnp.asarray(W, dtype=jnp.float64) for W in init)
@@ -138,18 +145,7 @@ def jax_attention(v, k, q, lr, stats, rec):
             SM = (S @ M.reshape(D * D)).reshape(D, D)
             return yy - 2.0 * jnp.sum(M * C) + jnp.sum(M * SM)
 
-        grad = jax.grad(loss)
-
-        def step(p, _):
-            g = grad(p)
-            return tuple(a - eta * b for a, b in zip(p, g)), None
-
-        def segment(p, _):
-            p, _ = jax.lax.scan(step, p, None, length=seg)
-            return p, loss(p)
-
-        p_end, losses = jax.lax.scan(segment, p, None, length=n_seg)
-        return p_end, jnp.concatenate([loss(p)[None], losses])
+        return _gd_scan(loss, p, eta, seg, n_seg)
 
     fn = jax.jit(jax.vmap(member, in_axes=(0, None, None, None, None), out_axes=(0, 1)))
     args = (tuple(jnp.asarray(a, dtype=jnp.float64) for a in (v, k, q)), jnp.float64(lr))
