@@ -5,6 +5,9 @@
 #   bash tools/mutate.sh quick   # theory/deep_linear.py + sim/engine.py, fast unit tests only
 #   bash tools/mutate.sh full    # setup.cfg [mutmut]: theorylib/theory and the simulators
 #   bash tools/mutate.sh quick --max-children 1     # extra arguments go to `mutmut run`
+#   MUTATE_ONLY="theorylib/theory/fusion.py theorylib/sim/fusion.py" \
+#   MUTATE_TESTS="tests/test_fusion_theory.py tests/test_fusion_sim.py" bash tools/mutate.sh files
+#                                # one module at a time, with the tests that exercise it
 #
 # The project is copied to $MUTATE_DIR (default /tmp/theorylib-mutate) and mutmut runs there,
 # so the working tree gets no mutants/ folder. At the end the script prints the score and the
@@ -48,8 +51,21 @@ cfg["mutmut"]["pytest_add_cli_args_test_selection"] = "\n" + "\n".join([
 with open(path, "w") as f:
     cfg.write(f)
 PY
+elif [ "$profile" = files ]; then
+  [ -n "${MUTATE_ONLY:-}" ] && [ -n "${MUTATE_TESTS:-}" ] || {
+    echo "the files profile needs MUTATE_ONLY (source files) and MUTATE_TESTS (test files)"; exit 2; }
+  "$VENV/bin/python" - "$WORK/setup.cfg" <<'PY'
+import configparser, os, sys
+path = sys.argv[1]
+cfg = configparser.ConfigParser()
+cfg.read(path)
+cfg["mutmut"]["only_mutate"] = "\n" + "\n".join(os.environ["MUTATE_ONLY"].split())
+cfg["mutmut"]["pytest_add_cli_args_test_selection"] = "\n" + "\n".join(os.environ["MUTATE_TESTS"].split())
+with open(path, "w") as f:
+    cfg.write(f)
+PY
 elif [ "$profile" != full ]; then
-  echo "usage: bash tools/mutate.sh [quick|full] [mutmut run arguments]"; exit 2
+  echo "usage: bash tools/mutate.sh [quick|full|files] [mutmut run arguments]"; exit 2
 fi
 
 cd "$WORK"
