@@ -1,0 +1,1 @@
+"""Tests written against surviving mutants (tools/mutate.sh); filled in below."""
