@@ -989,3 +989,424 @@ def test_half_times_by_hand():
     assert np.allclose(tb, [2.0 + 1.0 / 3.0, 1.5])
     ta1, tb1 = fs.half_times(t, w_a[:, 0], w_b[:, 0], 1.0)
     assert np.allclose(ta1, [1.0]) and np.allclose(tb1, [2.0 + 1.0 / 3.0])
+
+
+# ---------------------------------------------------------------- theory.deep_linear
+
+
+def _mode_ode(t, s, u0, tau=1.0):
+    """``τu̇ = 2u(s − u)`` integrated numerically (forward or backward in time from 0)."""
+    t = np.atleast_1d(np.asarray(t, float))
+    out = np.empty_like(t)
+    for sign in (1.0, -1.0):
+        sel = t * sign > 0
+        if np.any(sel):
+            ts = t[sel]
+            order = np.argsort(np.abs(ts))
+            sol = solve_ivp(lambda _t, u: 2 * u * (s - u) / tau, (0.0, ts[order][-1]), [u0],
+                            t_eval=ts[order], method="DOP853", rtol=1e-12, atol=1e-14 * u0)
+            vals = np.empty(len(ts))
+            vals[order] = sol.y[0]
+            out[sel] = vals
+    out[t == 0] = u0
+    return out
+
+
+@pytest.mark.parametrize("s, u0, t", [
+    (1.0, 0.01, [-3.0, -0.5, 0.0, 1.0, 4.0]),  # from below: defined for every t
+    (2.0, 3.0, [-0.1, 0.0, 0.3, 2.0]),         # s < u0 < 2s, before and after t = 0
+    (1.0, 5.0, [0.0, 0.05, 0.5, 3.0]),         # u0 > 2s
+    (0.5, 40.0, [-0.001, 0.0, 0.01, 1.0]),     # u0 ≫ s, just after the pole
+])
+@pytest.mark.parametrize("tau", [1.0, 2.5])
+def test_mode_strength_against_the_ode(s, u0, t, tau):
+    t = np.array(t) * tau
+    assert np.allclose(dl.mode_strength(t, s, u0, tau), _mode_ode(t, s, u0, tau), rtol=1e-9)
+
+
+def test_mode_strength_far_above_s_keeps_full_precision():
+    # u0 = 10¹⁰ s at t = 10⁻¹⁰: 1 − e^{−x} must not be formed by cancellation
+    s, u0, t = 1.0, 1e10, np.array([1e-12, 1e-10, 1e-8])
+    ref = _mode_ode(t, s, u0)
+    assert np.allclose(dl.mode_strength(t, s, u0), ref, rtol=1e-10)
+
+
+def test_mode_strength_fixed_point_and_pole():
+    assert np.all(dl.mode_strength([-1e4, 0.0, 1e4], 2.0, 2.0) == 2.0)
+    assert np.isclose(dl.mode_strength(1e5, 1.0, 1e-3), 1.0)
+    # from u0 = 2s the pole is at t* = (τ/2s) ln(1 − s/u0) = −ln2/(2s)
+    s, u0, tau = 1.0, 2.0, 3.0
+    t_star = tau / (2 * s) * np.log(1 - s / u0)
+    assert dl.mode_strength(t_star * 0.999, s, u0, tau) > 100
+    for t in (t_star, t_star * 1.001, 10 * t_star):
+        with pytest.raises(ValueError, match="t is before the pole: from u0 > s"):
+            dl.mode_strength(t, s, u0, tau)
+
+
+@pytest.mark.parametrize("args, match", [
+    ((1.0, 0.0, 0.1), "s must be positive"),
+    ((1.0, 1.0, -0.1), "u0 must be positive"),
+    ((1.0, 1.0, 0.1, 0.0), "tau must be positive"),
+    ((np.nan, 1.0, 0.1), "t must be finite"),
+    ((np.zeros(2), np.ones(3), 0.1), r"shapes do not broadcast together: t \(2,\), s \(3,\)"),
+])
+def test_mode_strength_rejects_bad_input(args, match):
+    with pytest.raises(ValueError, match=match):
+        dl.mode_strength(*args)
+
+
+def test_mode_strength_expr_solves_the_mode_equation():
+    u, (t, s, u0, tau) = dl.mode_strength_expr()
+    assert [x.name for x in (t, s, u0, tau)] == ["t", "s", "u_0", "tau"]
+    assert all(x.is_positive for x in (t, s, u0, tau))
+    assert sp.cancel(tau * sp.diff(u, t) - 2 * u * (s - u)) == 0
+    assert sp.cancel(u.subs(t, 0) - u0) == 0
+    f = sp.lambdify((t, s, u0, tau), u)
+    assert np.isclose(f(0.7, 1.5, 0.1, 2.0), dl.mode_strength(0.7, 1.5, 0.1, 2.0))
+
+
+def test_learning_time_against_quadrature():
+    # t = τ∫ du / (2u(s − u)) from u0 to u, on either side of s
+    for s, u0, u, tau in [(2.0, 0.01, 1.5, 1.0), (1.0, 0.2, 0.9, 3.0), (1.0, 3.0, 1.2, 2.0)]:
+        ref = tau * quad(lambda v: 1.0 / (2 * v * (s - v)), u0, u, epsrel=1e-12)[0]
+        assert np.isclose(dl.learning_time(s, u0, u, tau), ref, rtol=1e-9)
+    assert dl.learning_time(1.0, 0.3, 0.3) == 0.0
+    assert np.allclose(dl.learning_time([1.0, 2.0], 0.1, 0.5),
+                       [quad(lambda v: 1 / (2 * v * (s - v)), 0.1, 0.5)[0] for s in (1.0, 2.0)])
+
+
+@pytest.mark.parametrize("args, match", [
+    ((1.0, 0.1, 1.0), "u0 and u must lie strictly on the same side of s"),
+    ((1.0, 1.0, 0.5), "u0 and u must lie strictly on the same side of s"),
+    ((1.0, 0.1, 2.0), "strictly on the same side of s"),
+    ((1.0, 0.5, 0.1), "u must lie between u0 and s"),
+    ((1.0, 2.0, 3.0), "u must lie between u0 and s"),
+    ((0.0, 0.1, 0.5), "s must be positive"),
+    ((1.0, 0.0, 0.5), "u0 must be positive"),
+    ((1.0, 0.1, 0.0), "u must be positive"),
+    ((1.0, 0.1, 0.5, -1.0), "tau must be positive"),
+    (([1.0, 2.0], [0.1, 0.1, 0.1], 0.5), "shapes do not broadcast together"),
+])
+def test_learning_time_rejects_bad_input(args, match):
+    with pytest.raises(ValueError, match=match):
+        dl.learning_time(*args)
+
+
+def test_half_learning_time():
+    for s, u0, tau in [(1.0, 0.01, 1.0), (3.0, 1.4, 2.0)]:
+        th = dl.half_learning_time(s, u0, tau)
+        assert np.isclose(_mode_ode([th], s, u0, tau)[0], s / 2, rtol=1e-8)
+    for u0 in (0.5, 0.7):
+        with pytest.raises(ValueError, match=r"the half-learning time needs u0 < s/2"):
+            dl.half_learning_time(1.0, u0)
+    with pytest.raises(ValueError, match="s must be positive"):
+        dl.half_learning_time(-1.0, 0.1)
+    with pytest.raises(ValueError, match="u0 must be positive"):
+        dl.half_learning_time(1.0, 0.0)
+    with pytest.raises(ValueError, match="tau must be positive"):
+        dl.half_learning_time(1.0, 0.1, 0.0)
+
+
+@pytest.mark.parametrize("s, u0", [(1.0, 0.05), (2.0, 3.0), (0.5, 0.5)])
+def test_gd_first_order_error_against_its_linear_ode(s, u0):
+    def rhs(_t, y):
+        u, e = y
+        return [2 * u * (s - u), (2 * s - 4 * u) * e - u * (s - 3 * u) * (s - u)]
+
+    t = np.linspace(0.0, 4.0, 9)
+    sol = solve_ivp(rhs, (0.0, 4.0), [u0, 0.0], t_eval=t, method="DOP853", rtol=1e-12, atol=1e-14)
+    assert np.allclose(dl.gd_first_order_error(t, s, u0), sol.y[1], rtol=1e-7, atol=1e-11)
+    assert dl.gd_first_order_error(0.0, s, u0) == 0.0
+
+
+def test_gd_first_order_error_at_large_times_and_bad_input():
+    # the error decays with the mode; no overflow of e^{2st}
+    assert abs(dl.gd_first_order_error(500.0, 1.0, 1e-3)) < 1e-100
+    with pytest.raises(ValueError, match="t must be non-negative"):
+        dl.gd_first_order_error(-0.1, 1.0, 0.1)
+    with pytest.raises(ValueError, match="t must be finite"):
+        dl.gd_first_order_error(np.inf, 1.0, 0.1)
+    with pytest.raises(ValueError, match="s must be positive"):
+        dl.gd_first_order_error(1.0, 0.0, 0.1)
+    with pytest.raises(ValueError, match="u0 must be positive"):
+        dl.gd_first_order_error(1.0, 1.0, -0.1)
+
+
+def _unbalanced_ode(s, w0, a0, T=60.0):
+    sol = solve_ivp(lambda _t, y: [y[1] * (s - y[0] * y[1]), y[0] * (s - y[0] * y[1])], (0, T),
+                    [w0, a0], method="DOP853", rtol=1e-11, atol=1e-13)
+    return sol.y[:, -1]
+
+
+@pytest.mark.parametrize("s, w0, a0", [
+    (1.0, 0.5, 0.1), (1.0, -0.5, 0.1), (2.0, 0.1, -0.6), (2.0, -0.1, -0.6), (1.5, 0.3, 0.3),
+    (1.5, -0.2, -0.2), (1.0, 0.0, 0.4), (1.0, -0.7, 0.0),
+])
+def test_unbalanced_limit_against_the_flow(s, w0, a0):
+    w_inf, a_inf = dl.unbalanced_limit(s, w0, a0)
+    assert np.allclose([w_inf, a_inf], _unbalanced_ode(s, w0, a0), atol=1e-7)
+    assert np.isclose(w_inf * a_inf, s)
+    assert np.isclose(a_inf**2 - w_inf**2, a0**2 - w0**2)  # the conserved balance
+
+
+def test_unbalanced_limit_saddle_manifold_and_broadcasting():
+    for w0, a0 in [(0.0, 0.0), (0.3, -0.3), (-0.5, 0.5)]:
+        w_inf, a_inf = dl.unbalanced_limit(1.0, w0, a0)
+        assert w_inf == 0.0 and a_inf == 0.0
+        assert np.allclose(_unbalanced_ode(1.0, w0, a0), 0.0, atol=1e-6)
+    w, a = dl.unbalanced_limit([1.0, 4.0], [0.1, 0.2], 0.1)
+    assert w.shape == (2,) and np.allclose(w * a, [1.0, 4.0])
+    assert np.allclose([w[1], a[1]], _unbalanced_ode(4.0, 0.2, 0.1), atol=1e-7)
+    with pytest.raises(ValueError, match="a0 and b0 must be finite"):
+        dl.unbalanced_limit(1.0, np.nan, 0.1)
+    with pytest.raises(ValueError, match="a0 and b0 must be finite"):
+        dl.unbalanced_limit(1.0, 0.1, np.inf)
+    with pytest.raises(ValueError, match="s must be positive"):
+        dl.unbalanced_limit(0.0, 0.1, 0.1)
+    with pytest.raises(ValueError, match="shapes do not broadcast"):
+        dl.unbalanced_limit([1.0, 2.0], [0.1, 0.2, 0.3], 0.1)
+
+
+@pytest.mark.parametrize("N", [1, 2, 3, 5])
+def test_deep_learning_time_against_quadrature_of_the_product_flow(N):
+    s, u0, u, tau = 1.5, 0.02, 1.2, 2.0
+    # τu̇ = N u^{2−2/N}(s − u): t = τ∫ du / (N u^{2−2/N}(s − u))
+    ref = tau * quad(lambda v: 1.0 / (N * v ** (2 - 2 / N) * (s - v)), u0, u, epsrel=1e-12,
+                     limit=200)[0]
+    assert np.isclose(dl.deep_learning_time(s, u0, u, N, tau), ref, rtol=1e-8)
+    assert dl.deep_learning_time(s, u0, u0, N) == 0.0
+
+
+def test_deep_learning_time_broadcasts_over_depth():
+    got = dl.deep_learning_time(1.0, 0.1, 0.8, np.array([1, 2, 4]))
+    ref = [quad(lambda v: 1.0 / (N * v ** (2 - 2 / N) * (1.0 - v)), 0.1, 0.8)[0] for N in (1, 2, 4)]
+    assert np.allclose(got, ref, rtol=1e-8)
+
+
+@pytest.mark.parametrize("args, match", [
+    ((1.0, 1.0, 0.5, 2), "need 0 < u0 < s and 0 < u < s"),
+    ((1.0, 0.1, 1.0, 2), "need 0 < u0 < s and 0 < u < s"),
+    ((1.0, 0.5, 0.2, 2), "need u ≥ u0: the product grows from u0 towards s"),
+    ((1.0, 0.1, 0.5, 0), "n_weights entries must be ≥ 1"),
+    ((1.0, 0.1, 0.5, 1.5), "n_weights must hold whole numbers"),
+    ((1.0, 0.1, 0.5, 2, 0.0), "tau must be positive"),
+    ((0.0, 0.1, 0.5, 2), "s must be positive"),
+    ((1.0, 0.0, 0.5, 2), "u0 must be positive"),
+    ((1.0, 0.1, -0.5, 2), "u must be positive"),
+    ((1.0, 0.1, 0.5, [2, 3, 4], [1.0, 2.0]), "shapes do not broadcast together"),
+])
+def test_deep_learning_time_rejects_bad_input(args, match):
+    with pytest.raises(ValueError, match=match):
+        dl.deep_learning_time(*args)
+
+
+# ---------------------------------------------------------------- theory.fusion: statistics
+
+
+def test_toy_statistics_expr_from_the_mixing_model():
+    S, Syx, Eyy, (r, rho) = tf.toy_statistics_expr()
+    assert r.name == "r" and r.is_positive and rho.name == "rho" and rho.is_real
+    # x_A = r(ρz₁ + √(1−ρ²)z₂), x_B = z₁ with z ~ N(0, I): Σ = MMᵀ
+    M = sp.Matrix([[r * rho, r * sp.sqrt(1 - rho**2)], [1, 0]])
+    assert sp.expand(S - M * M.T) == sp.zeros(2, 2)
+    # y = x_A + x_B: E[y x_A] = r² + ρr, E[y x_B] = ρr + 1, E[y²] = r² + 2ρr + 1
+    assert sp.expand(Syx - sp.Matrix([[r**2 + rho * r, rho * r + 1]])) == sp.zeros(1, 2)
+    assert sp.expand(Eyy - (r**2 + 2 * rho * r + 1)) == 0
+    S_num, s_num = tf.toy_statistics(1.7, -0.4)
+    assert np.allclose(np.array(S.subs({r: 1.7, rho: -0.4}), dtype=float), S_num)
+    assert np.allclose(np.array(Syx.subs({r: 1.7, rho: -0.4}), dtype=float).ravel(), s_num)
+
+
+@pytest.mark.parametrize("r, rho, match", [
+    (0.0, 0.1, "r must be positive; got 0.0"), (np.inf, 0.1, "r must be positive"),
+    (-2.0, 0.1, "r must be positive"), (1.0, 1.0, r"the correlation must satisfy \|rho\| < 1"),
+    (1.0, -1.0, r"\|rho\| < 1 \(else Σ is singular\); got -1.0"), (1.0, np.nan, r"\|rho\| < 1"),
+])
+def test_toy_statistics_errors_name_the_argument(r, rho, match):
+    with pytest.raises(ValueError, match=match):
+        tf.toy_statistics(r, rho)
+
+
+def test_toy_unimodal_quantities_by_hand():
+    r, rho = 2.0, 0.5
+    S, s = tf.toy_statistics(r, rho)
+    assert np.allclose(tf.unimodal_solution(S, s, 1), [1 + rho / r])
+    assert np.allclose(tf.residual_drive(S, s, 1), [1 - rho**2])
+    assert np.allclose(tf.misattribution(S, s, 1), [rho / r])
+    e_yy = r * r + 2 * rho * r + 1
+    out = tf.fixed_point_losses(S, s, 1, e_yy)
+    assert set(out) == {"M0", "MA", "MB", "Mstar"}
+    # y = x_A + x_B exactly: M* fits it; A alone leaves (1 − ρ²)σ_B²; B alone (1 − ρ²)σ_A²
+    assert np.isclose(out["M0"], e_yy / 2) and np.isclose(out["Mstar"], 0.0, atol=1e-12)
+    assert np.isclose(out["MA"], 0.5 * (1 - rho**2)) and np.isclose(out["MB"], 0.5 * (1 - rho**2) * r * r)
+
+
+def test_fixed_point_losses_consistency_boundary():
+    S, s = np.diag([2.0, 1.0]), np.array([2.0, 1.0])
+    full = 3.0  # Σ_yx Σ⁻¹ Σ_yxᵀ
+    assert tf.fixed_point_losses(S, s, 1, full)["Mstar"] == 0.0
+    tf.fixed_point_losses(S, s, 1, full * (1 - 1e-13))
+    for bad in (full * (1 - 1e-9), np.nan):
+        with pytest.raises(ValueError, match=r"E\[y²\] must be at least Σ_yx Σ⁻¹ Σ_yxᵀ"):
+            tf.fixed_point_losses(S, s, 1, bad)
+
+
+@pytest.mark.parametrize("S, s, d_a, match", [
+    (np.ones(2), [1.0, 1.0], 1, r"sigma must be a square matrix; got shape \(2,\)"),
+    (np.ones((2, 3)), [1.0, 1.0], 1, r"sigma must be a square matrix; got shape \(2, 3\)"),
+    (np.eye(2), [1.0, 1.0, 1.0], 1, "sigma_yx must have 2 entries; got 3"),
+    (np.eye(2), [np.nan, 1.0], 1, "sigma and sigma_yx must be finite"),
+    (np.array([[1.0, np.inf], [np.inf, 1.0]]), [1.0, 1.0], 1, "sigma and sigma_yx must be finite"),
+    (np.array([[1.0, 1e-6], [0.0, 1.0]]), [1.0, 1.0], 1, "sigma must be symmetric"),
+    (np.diag([1.0, 0.0]), [1.0, 1.0], 1, "sigma must be positive definite"),
+    (np.diag([1.0, 0.5e-12]), [1.0, 1.0], 1, "sigma must be positive definite"),
+    (np.eye(2), [1.0, 1.0], 0, r"d_a must be an integer with 1 ≤ d_a < 2 \(both modalities"),
+    (np.eye(2), [1.0, 1.0], 2, r"d_a must be an integer with 1 ≤ d_a < 2.*got 2"),
+    (np.eye(2), [1.0, 1.0], 1.5, r"d_a must be an integer with 1 ≤ d_a < 2.*got 1.5"),
+])
+def test_statistics_checks_name_the_argument(S, s, d_a, match):
+    for f in (tf.unimodal_solution, tf.residual_drive, tf.misattribution, tf.late_fusion_time_ratio):
+        with pytest.raises(ValueError, match=match):
+            f(S, s, d_a)
+
+
+@pytest.mark.parametrize("scale", [1.0, 10.0])
+def test_statistics_tolerances_are_relative(scale):
+    s = [1.0, 0.5]
+    tf.unimodal_solution(scale * np.array([[1.0, 0.5e-12], [0.0, 1.0]]), s, 1)
+    with pytest.raises(ValueError, match="symmetric"):
+        tf.unimodal_solution(scale * np.array([[1.0, 1.5e-12], [0.0, 1.0]]), s, 1)
+    tf.unimodal_solution(scale * np.diag([1.0, 1.5e-12]), s, 1)
+    with pytest.raises(ValueError, match="positive definite"):
+        tf.unimodal_solution(scale * np.diag([1.0, 0.5e-12]), s, 1)
+
+
+# ---------------------------------------------------------------- theory.fusion: late fusion
+
+
+def test_late_fusion_ratio_for_independent_modalities():
+    # Σ = I: each modality is its own logistic with drive ‖Σ_yx‖, so t_B/t_A = ‖Σ_yxA‖/‖Σ_yxB‖
+    s = np.array([3.0, 4.0, 2.0])  # A two-dimensional (norm 5), B scalar
+    assert np.isclose(tf.late_fusion_time_ratio(np.eye(3), s, 2), 2.5)
+    assert np.isclose(tf.late_fusion_time_ratio(np.eye(3), -s, 2), 2.5)
+    # equal drives: learned together
+    assert np.isclose(tf.late_fusion_time_ratio(np.eye(2), [1.0, 1.0], 1), 1.0)
+    with pytest.raises(ValueError, match=r"A is not learned first: ‖Σ_yxA‖ = 1 < ‖Σ_yxB‖ = 1.001"):
+        tf.late_fusion_time_ratio(np.eye(2), [1.0, 1.001], 1)
+    with pytest.raises(ValueError, match="c_B = 0: B is uncorrelated with the residual"):
+        tf.late_fusion_time_ratio(np.eye(2), [1.0, 0.0], 1)
+    with pytest.raises(ValueError, match="multi-dimensional modality B with Σ_yxB·c_B ≤ 0"):
+        tf.late_fusion_time_ratio(np.array([[1, 0.9, 0], [0.9, 1, 0], [0, 0, 1.0]]), [3.0, 0.5, 0.2], 1)
+
+
+def test_late_fusion_ratio_multidimensional_B_boxed_form():
+    # Σ = I, B two-dimensional: c_B = Σ_yxB and the boxed form is ‖Σ_yxA‖/‖Σ_yxB‖
+    assert np.isclose(tf.late_fusion_time_ratio(np.eye(3), [10.0, 3.0, 4.0], 1), 2.0)
+
+
+@pytest.mark.parametrize("r, rho", [(1.0, 0.0), (2.0, 0.5), (3.0, -0.7)])
+def test_toy_time_ratio_against_the_rho_zero_logistics_and_the_statistics(r, rho):
+    got = tf.toy_time_ratio(r, rho)
+    S, s = tf.toy_statistics(r, rho)
+    c = (1 + rho * r) - (1 + rho / r) * rho * r  # c_B by hand
+    assert np.isclose(c, 1 - rho**2)
+    if rho == 0.0:
+        assert np.isclose(got, r * r)  # drives r² and 1
+    assert np.isclose(got, tf.late_fusion_time_ratio(S, s, 1))
+    assert np.allclose(tf.toy_time_ratio([1.0, 2.0], 0.0), [1.0, 4.0])
+
+
+@pytest.mark.parametrize("r, rho, match", [
+    (0.9, 0.0, "need r ≥ 1 so that A is learned first"), (np.nan, 0.0, "need r ≥ 1"),
+    (2.0, 1.0, r"need \|rho\| < 1"), (2.0, np.inf, r"need \|rho\| < 1"),
+])
+def test_toy_time_ratio_errors(r, rho, match):
+    with pytest.raises(ValueError, match=match):
+        tf.toy_time_ratio(r, rho)
+
+
+def test_logistic_weight_expr_solves_its_equation():
+    t, w_star, w0, drive, tau = sp.symbols("t w_star w0 drive tau", positive=True)
+    W = tf.logistic_weight_expr(t, w_star, w0, drive, tau)
+    # τẆ = 2W(Σ_yx − σ²W) with σ² = Σ_yx/W*
+    assert sp.cancel(tau * sp.diff(W, t) - 2 * W * (drive - drive / w_star * W)) == 0
+    assert sp.cancel(W.subs(t, 0) - w0) == 0
+    W1 = tf.logistic_weight_expr(t, w_star, w0, drive)  # default τ = 1
+    assert sp.cancel(sp.diff(W1, t) - 2 * W1 * (drive - drive / w_star * W1)) == 0
+    num = float(tf.logistic_weight_expr(sp.Float(0.8), 2.0, 0.1, 1.5, 2.0))
+    assert np.isclose(num, tf.logistic_weight(0.8, 2.0, 0.1, 1.5, 2.0))
+
+
+def _logistic_ode(t, w_star, w0, drive, tau=1.0):
+    t = np.asarray(t, float)
+    order = np.argsort(np.abs(t))
+    sol = solve_ivp(lambda _t, w: 2 * w * (drive - drive / w_star * w) / tau, (0.0, t[order][-1]),
+                    [w0], t_eval=t[order], method="DOP853", rtol=1e-12, atol=1e-14 * w0)
+    out = np.empty(len(t))
+    out[order] = sol.y[0]
+    return out
+
+
+@pytest.mark.parametrize("w_star, w0, t", [
+    (1.0, 0.01, [0.0, 0.5, 2.0, 6.0]), (1.0, 0.01, [-4.0, -1.0, -0.1]),
+    (2.0, 3.0, [0.0, 0.2, 1.0]), (2.0, 3.0, [-0.05, -0.01]),
+    (1.0, 30.0, [0.0, 1e-3, 0.1, 2.0]),
+])
+def test_logistic_weight_against_the_ode(w_star, w0, t):
+    for tau in (1.0, 0.5):
+        tt = np.array(t) * tau
+        assert np.allclose(tf.logistic_weight(tt, w_star, w0, 1.3, tau), _logistic_ode(tt, w_star, w0, 1.3, tau),
+                           rtol=1e-9)
+
+
+def test_logistic_weight_far_above_keeps_precision_and_fixed_point():
+    t = np.array([1e-12, 1e-10, 1e-8])
+    assert np.allclose(tf.logistic_weight(t, 1.0, 1e10, 1.0), _logistic_ode(t, 1.0, 1e10, 1.0), rtol=1e-10)
+    assert np.all(tf.logistic_weight([-1e4, 0.0, 1e4], 0.7, 0.7, 2.0) == 0.7)
+    # the pole from w0 = 2w*: t* = (τ/2Σ_yx) ln(1 − w*/w0)
+    t_star = 2.0 / (2 * 1.5) * np.log(0.5)
+    assert tf.logistic_weight(0.999 * t_star, 1.0, 2.0, 1.5, 2.0) > 100
+    for t_bad in (t_star, 2 * t_star):
+        with pytest.raises(ValueError, match="t is before the pole: from w0 > w_star"):
+            tf.logistic_weight(t_bad, 1.0, 2.0, 1.5, 2.0)
+
+
+@pytest.mark.parametrize("args, match", [
+    ((1.0, 0.0, 0.1, 1.0), "w_star must be positive"), ((1.0, 1.0, -0.1, 1.0), "w0 must be positive"),
+    ((1.0, 1.0, 0.1, 0.0), "drive must be positive"), ((1.0, 1.0, 0.1, 1.0, 0.0), "tau must be positive"),
+    ((1.0, np.inf, 0.1, 1.0), "w_star must be positive"), ((np.nan, 1.0, 0.1, 1.0), "t must be finite"),
+    (([0.0, 1.0], [1.0, 1.0, 1.0], 0.1, 1.0), r"shapes do not broadcast together: t \(2,\), w_star \(3,\)"),
+])
+def test_logistic_weight_errors(args, match):
+    with pytest.raises(ValueError, match=match):
+        tf.logistic_weight(*args)
+
+
+def test_logistic_half_time():
+    for w_star, w0, drive, tau in [(1.0, 1e-3, 2.0, 1.0), (2.0, 0.9, 0.5, 3.0)]:
+        th = tf.logistic_half_time(w_star, w0, drive, tau)
+        assert np.isclose(_logistic_ode([th], w_star, w0, drive, tau)[0], w_star / 2, rtol=1e-8)
+    with pytest.raises(ValueError, match="need positive arguments and 0 < w0 < w_star/2"):
+        tf.logistic_half_time(1.0, 0.5, 1.0)
+    for i, name in enumerate(("w_star", "w0", "drive", "tau")):
+        args = [1.0, 0.1, 1.0, 1.0]
+        args[i] = 0.0
+        with pytest.raises(ValueError, match=f"{name} must be positive"):
+            tf.logistic_half_time(*args)
+        args[i] = [0.1, 0.2]
+        with pytest.raises(ValueError, match=f"{name} must be a scalar"):
+            tf.logistic_half_time(*args)
+
+
+def test_preference_lines_against_the_drives():
+    prio, contrib = tf.preference_lines(2.0, 3.0)
+    assert np.isclose(prio, 2.25) and np.isclose(contrib, 1.5)
+    # ρ = 0: A is learned first iff its drive w_A σ_A² exceeds w_B σ_B²; A contributes more
+    # output variance iff w_A² σ_A² > w_B² σ_B²
+    for ratio in (prio * 0.99, prio * 1.01, contrib * 0.99, contrib * 1.01):
+        w_a, w_b = ratio, 1.0
+        assert (w_a * 4.0 > w_b * 9.0) == (ratio > prio)
+        assert (w_a**2 * 4.0 > w_b**2 * 9.0) == (ratio > contrib)
+    for args, name in (((0.0, 1.0), "sigma_a"), ((1.0, -1.0), "sigma_b")):
+        with pytest.raises(ValueError, match=f"{name} must be positive"):
+            tf.preference_lines(*args)
