@@ -240,9 +240,9 @@ def test_single_neuron_expr_solves_its_differential_equations():
         for tv in ("0.9", "2.6"):
             assert abs(f(tv)) < 1e-20
     at0 = lambda e: complex(_mp(t, e)("0"))
-    assert abs(at0(G) - 1) < 1e-25 and abs(at0(I)) < 1e-25 and abs(at0(N) - 1) < 1e-25
-    assert abs(at0(dG) - (dl_ + om * rr) / 2) < 1e-25
-    assert abs(at0(nu) - (om * rr - dl_) / 2) < 1e-25  # ν₀ from r = (2ν₀ + δ)/Ω
+    assert abs(at0(G) - 1) < 1e-14 and abs(at0(I)) < 1e-14 and abs(at0(N) - 1) < 1e-14
+    assert abs(at0(dG) - (dl_ + om * rr) / 2) < 1e-14
+    assert abs(at0(nu) - (om * rr - dl_) / 2) < 1e-14  # ν₀ from r = (2ν₀ + δ)/Ω
 
 
 def test_single_neuron_expr_gives_the_flow():
@@ -410,7 +410,7 @@ def test_learning_time_expr_integrates_the_aligned_flow():
     res = _mp(mu, sp.diff(Tm, mu) - rate)  # dt/dμ = 1/μ̇
     for m in ("-0.1", "0.4", "1.3"):
         assert abs(res(m)) < 1e-20
-    assert abs(_mp(mu, Tm)("-0.2")) < 1e-25  # t(μ₀) = 0
+    assert abs(_mp(mu, Tm)("-0.2")) < 1e-14  # t(μ₀) = 0
 
 
 # =============================================================== theory.rich_lazy: interpolants
@@ -820,3 +820,444 @@ def test_teacher_student_data_structure():
     for args in ((0, 2, 1), (3, 0, 1), (3, 2, 0)):
         with pytest.raises(ValueError, match="n, d and n_teacher must be positive"):
             rs.teacher_student_data(*args)
+
+
+# =============================================================== theory.bias_free_relu
+def test_alpha_domain_is_named():
+    for bad in (-0.1, 1.1, np.nan):
+        with pytest.raises(ValueError, match=r"the leak alpha must lie in \[0, 1\] \(0 = ReLU, 1 = linear\)"):
+            bfr.time_rescaling(bad)
+    np.testing.assert_allclose(bfr.time_rescaling([0.0, 0.5, 1.0]), [0.5, 0.75, 1.0])
+    np.testing.assert_allclose(bfr.weight_rescaling([0.0, 0.5, 1.0]) ** 2, [0.5, 0.75, 1.0])
+
+
+def test_sigma_expr_is_the_leaky_relu():
+    sig, (z, alpha) = bfr.sigma_expr()
+    assert str(z) == "z" and str(alpha) == "alpha" and z.is_real and alpha.is_nonnegative
+    assert sig.subs(z, 3) == 3 and sig.subs(z, 0) == 0
+    assert sp.simplify(sig.subs(z, -2) + 2 * alpha) == 0
+    f = sp.lambdify((z, alpha), sig, "numpy")
+    for a in (0.0, 0.3, 1.0):
+        for zv in (-1.5, -1e-9, 0.0, 2.0):
+            assert f(zv, a) == max(zv, a * zv)
+
+
+def test_sigma_decomposition_expr_with_given_arguments():
+    sig, (z, alpha) = bfr.sigma_expr()
+    dec = bfr.sigma_decomposition_expr()
+    assert dec.free_symbols == {z, alpha}
+    for zv in (-2, 0, 3):
+        assert sp.simplify(dec.subs(z, zv) - sig.subs(z, zv)) == 0
+    x = sp.Symbol("x", positive=True)
+    assert sp.simplify(bfr.sigma_decomposition_expr(z=x) - x) == 0              # σ_α(x) = x for x > 0
+    assert sp.simplify(bfr.sigma_decomposition_expr(z=-x) + alpha * x) == 0
+    quarter = bfr.sigma_decomposition_expr(alpha=sp.Rational(1, 4))            # z from sigma_expr
+    assert quarter.free_symbols == {z} and quarter.subs(z, -4) == -1
+    assert bfr.sigma_decomposition_expr(sp.Integer(-6), sp.Rational(1, 3)) == -2
+
+
+def test_odd_part_matrix_shapes_and_errors():
+    W1, W2 = np.array([[1.0, 2.0], [0.0, -1.0]]), np.array([[1.0, 3.0]])
+    # hand: W2W1 = [[1, −1]]; α = 0.5 gives k = 3/4; an array of leaks adds a leading axis
+    np.testing.assert_allclose(bfr.odd_part_matrix(W1, W2, 0.5), [[0.75, -0.75]])
+    A = bfr.odd_part_matrix(W1, W2, np.array([0.0, 1.0]))
+    assert A.shape == (2, 1, 2)
+    np.testing.assert_allclose(A, [[[0.5, -0.5]], [[1.0, -1.0]]])
+    np.testing.assert_allclose(bfr.odd_part_matrix(W1, W2, np.array(0.0)), [[0.5, -0.5]])
+    with pytest.raises(ValueError, match=r"W1 and W2 must be at least 2-D"):
+        bfr.odd_part_matrix(W1, np.ones(2), 0.0)
+    with pytest.raises(ValueError, match="hidden sizes disagree: W1 has 2 rows, W2 has 3 columns"):
+        bfr.odd_part_matrix(W1, np.ones((1, 3)), 0.0)
+    with pytest.raises(ValueError, match="W1 must be finite"):
+        bfr.odd_part_matrix(np.full((2, 2), np.nan), W2, 0.0)
+    with pytest.raises(ValueError, match="the leak alpha must lie in"):
+        bfr.odd_part_matrix(W1, W2, [0.0, 2.0])
+
+
+def test_odd_part_matrix_expr_by_hand():
+    A = bfr.odd_part_matrix_expr([[1, 2], [0, -1]], [[1, 3]], sp.Rational(1, 2))
+    assert A == sp.Matrix([[sp.Rational(3, 4), -sp.Rational(3, 4)]])
+
+
+def test_function_strength_expr_solves_the_rescaled_logistic_equation():
+    u, (t, s, u0, alpha, tau) = bfr.function_strength_expr()
+    assert [str(x) for x in (t, s, u0, alpha, tau)] == ["t", "s", "u_0", "alpha", "tau"]
+    assert alpha.is_nonnegative and s.is_positive and tau.is_positive
+    vals = {s: sp.Rational(3, 2), u0: sp.Rational(1, 20), alpha: sp.Rational(1, 3), tau: sp.Rational(5, 4)}
+    k = (1 + vals[alpha]) / 2
+    ut = u.subs(vals)
+    res = _mp(t, vals[tau] * sp.diff(ut, t) - 2 * k * ut * (vals[s] - ut))  # τũ' = 2kũ(s − ũ)
+    for tv in ("0.3", "2.0"):
+        assert abs(res(tv)) < 1e-20
+    assert float(_mp(t, ut)("0")) == pytest.approx(float(k * vals[u0]), rel=1e-14)  # ũ(0) = k u₀
+
+
+def test_half_time_expr_is_where_the_expr_reaches_half():
+    ht, (s, u0, alpha, tau) = bfr.half_time_expr()
+    assert [str(x) for x in (s, u0, alpha, tau)] == ["s", "u_0", "alpha", "tau"]
+    assert alpha.is_nonnegative and all(x.is_positive for x in (s, u0, tau))
+    u, (t, s2, u02, alpha2, tau2) = bfr.function_strength_expr()
+    vals = dict(s=sp.Rational(2), u0=sp.Rational(1, 10), alpha=sp.Rational(1, 5), tau=sp.Rational(3, 2))
+    th = ht.subs({s: vals["s"], u0: vals["u0"], alpha: vals["alpha"], tau: vals["tau"]})
+    uh = u.subs({s2: vals["s"], u02: vals["u0"], alpha2: vals["alpha"], tau2: vals["tau"], t: th})
+    assert abs(complex(sp.N(uh, 30)) - 1) < 1e-14
+
+
+def test_function_strength_and_half_time_against_the_mode_ode():
+    # τ ũ' = 2kũ(s − ũ), ũ(0) = k u₀ with k = (1 + α)/2, integrated here
+    s, u0, alpha, tau = 1.4, 0.02, 0.3, 0.7
+    k = (1 + alpha) / 2
+    ev = lambda _t, u: u[0] - s / 2
+    sol = solve_ivp(lambda _t, u: 2 * k * u * (s - u) / tau, (0, 6), [k * u0], t_eval=np.linspace(0, 6, 7),
+                    events=ev, rtol=1e-12, atol=1e-14, method="DOP853")
+    np.testing.assert_allclose(bfr.function_strength(sol.t, s, u0, alpha, tau), sol.y[0], rtol=1e-9)
+    assert bfr.half_time(s, u0, alpha, tau) == pytest.approx(sol.t_events[0][0], rel=1e-9)
+    L = bfr.loss_curve(sol.t, [s, 0.5], [u0, 0.01], alpha, tau, floor=0.2)
+    sol2 = solve_ivp(lambda _t, u: 2 * k * u * (0.5 - u) / tau, (0, 6), [k * 0.01], t_eval=sol.t,
+                     rtol=1e-12, atol=1e-14, method="DOP853")
+    np.testing.assert_allclose(L, 0.2 + 0.5 * ((s - sol.y[0]) ** 2 + (0.5 - sol2.y[0]) ** 2), rtol=1e-9)
+
+
+def test_half_time_and_strength_errors():
+    with pytest.raises(ValueError, match="s must be positive"):
+        bfr.half_time(0.0, 0.1, 0.0)
+    with pytest.raises(ValueError, match="u0 must be positive"):
+        bfr.half_time(1.0, -0.1, 0.0)
+    with pytest.raises(ValueError, match="tau must be positive"):
+        bfr.half_time(1.0, 0.1, 0.0, tau=0.0)
+    with pytest.raises(ValueError, match=r"the half-learning time needs \(\(1\+alpha\)/2\)·u0 < s/2"):
+        bfr.half_time(1.0, 0.5, 1.0)  # k u₀ = s/2 exactly: already half-way
+    with pytest.raises(ValueError, match="u0 must be positive"):
+        bfr.function_strength(1.0, 1.0, 0.0, 0.5)
+    with pytest.raises(ValueError, match="the leak alpha"):
+        bfr.function_strength(1.0, 1.0, 0.1, 1.5)
+
+
+def test_loss_curve_shapes_and_errors():
+    L = bfr.loss_curve(np.array([0.0, 1.0]), [2.0, 1.0], [0.1], 1.0)  # one u₀ for both modes
+    assert L.shape == (2,)
+    assert L[0] == pytest.approx(0.5 * ((2.0 - 0.1) ** 2 + (1.0 - 0.1) ** 2))
+    assert bfr.loss_curve(0.0, 2.0, 0.1, 0.0) == pytest.approx(0.5 * (2.0 - 0.05) ** 2)
+    with pytest.raises(ValueError, match=r"s must have shape \(m,\) and u0 shape \(m,\) or \(1,\)"):
+        bfr.loss_curve([0.0], [[1.0, 2.0]], [0.1], 0.0)
+    with pytest.raises(ValueError, match="u0 shape"):
+        bfr.loss_curve([0.0], [1.0, 2.0], [[0.1, 0.1]], 0.0)
+    for floor in (-0.1, np.nan, np.inf):
+        with pytest.raises(ValueError, match="floor must be a non-negative number"):
+            bfr.loss_curve([0.0], [1.0], [0.1], 0.0, floor=floor)
+    with pytest.raises(ValueError, match="t must be finite"):
+        bfr.loss_curve([np.nan], [1.0], [0.1], 0.0)
+    with pytest.raises(ValueError, match="s must be positive"):
+        bfr.loss_curve([0.0], [1.0, -1.0], [0.1], 0.0)
+
+
+def test_linear_fit_scalars_singular_inputs_and_errors():
+    B, floor = bfr.linear_fit(2.0, 3.0, 10.0)  # B = 3/2, L* = ½(10 − 4.5)
+    assert B.shape == (1, 1) and B[0, 0] == pytest.approx(1.5) and floor == pytest.approx(2.75)
+    assert type(floor) is float
+    B, floor = bfr.linear_fit(np.diag([1.0, 0.0]), [[2.0, 0.0]], 5.0)  # pseudo-inverse on a null direction
+    np.testing.assert_allclose(B, [[2.0, 0.0]])
+    assert floor == pytest.approx(0.5)
+    with pytest.raises(ValueError, match=r"need sigma_xx \(d, d\) and sigma_yx \(n_out, d\)"):
+        bfr.linear_fit(np.ones((2, 3)), np.ones((1, 3)), 1.0)
+    with pytest.raises(ValueError, match="need sigma_xx"):
+        bfr.linear_fit(np.ones((1, 2, 2)), np.ones((1, 2)), 1.0)
+    with pytest.raises(ValueError, match="sigma_xx must be symmetric"):
+        bfr.linear_fit([[1.0, 0.5], [0.0, 1.0]], [[0.0, 0.0]], 1.0)
+    for tyy in (-1.0, np.nan):
+        with pytest.raises(ValueError, match="trace_yy must be a non-negative number"):
+            bfr.linear_fit(np.eye(2), [[0.0, 0.0]], tyy)
+    with pytest.raises(ValueError, match=r"sigma_xx is numerically singular: Σ_yx Σ_xx⁺ is not finite"):
+        bfr.linear_fit([[1e-300]], [[1e10]], 1.0)
+    with pytest.raises(ValueError, match=r"trace_yy = 3 is below tr\(B Σ_xy\)"):
+        bfr.linear_fit(np.eye(2), [[2.0, 0.0]], 3.0)
+    with pytest.raises(ValueError, match="sigma_yx must be finite"):
+        bfr.linear_fit(np.eye(2), [[np.nan, 0.0]], 3.0)
+
+
+# =============================================================== sim.bias_free: data sets
+def test_samples_promotes_vectors_and_checks_its_input():
+    d = bf.Samples([1.0, -2.0, 3.0], [0.5, 1.0, -1.0])
+    assert d.X.shape == (3, 1) and d.Y.shape == (3, 1)
+    assert (d.n_in, d.n_out, d.n_samples) == (1, 1, 3)
+    m = bf.Samples(np.array([[1.0, 0.0], [0.0, 2.0]]), np.array([[1.0], [-1.0]])).moments()
+    np.testing.assert_allclose(m.sigma_xx, [[0.5, 0.0], [0.0, 2.0]])
+    np.testing.assert_allclose(m.sigma_yx, [[0.5, -1.0]])
+    for X, Y in ((np.ones((3, 2)), np.ones((4, 1))), (np.ones((3, 2, 1)), np.ones((3, 1))),
+                 (np.ones((3, 2)), np.ones((3, 1, 1)))):
+        with pytest.raises(ValueError, match="X and Y must be 2-D with the same number of rows"):
+            bf.Samples(X, Y)
+    with pytest.raises(ValueError, match="no samples"):
+        bf.Samples(np.ones((0, 2)), np.ones((0, 1)))
+    with pytest.raises(ValueError, match="X and Y must be finite"):
+        bf.Samples(np.ones((2, 2)), [np.inf, 0.0])
+
+
+def test_is_symmetric_is_a_multiset_test_with_tolerance():
+    X = np.array([[1.0, 2.0], [-1.0, -2.0], [0.5, 0.0], [-0.5, 0.0]])
+    Y = np.array([[1.0], [-1.0], [3.0], [-3.0]])
+    assert bf.Samples(X, Y).is_symmetric()
+    assert not bf.Samples(X, -Y * np.array([[1.0], [1.0], [1.0], [-1.0]])).is_symmetric()
+    # a duplicated sample without a duplicated mirror is not symmetric
+    assert not bf.Samples([[1.0], [1.0], [-1.0]], [[1.0], [1.0], [-1.0]]).is_symmetric()
+    Xp = X + np.array([[1e-9, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
+    assert not bf.Samples(Xp, Y).is_symmetric()
+    assert bf.Samples(Xp, Y).is_symmetric(atol=1e-8)
+    assert not bf.Samples(Xp, Y).is_symmetric(atol=1e-10)
+
+
+def test_symmetric_dataset_and_whiten():
+    X, Y = np.array([[1.0, 0.0], [1.0, 3.0]]), np.array([[2.0], [-1.0]])
+    d = bf.symmetric_dataset(X, Y)
+    np.testing.assert_array_equal(d.X, [[1.0, 0.0], [1.0, 3.0], [-1.0, 0.0], [-1.0, -3.0]])
+    np.testing.assert_array_equal(d.Y, [[2.0], [-1.0], [-2.0], [1.0]])
+    # the symmetric whitening Σ^{-1/2}: Σ = XᵀX/P = [[1, 1.5], [1.5, 4.5]]
+    S = d.X.T @ d.X / 4
+    lam, Q = np.linalg.eigh(S)
+    Xw = bf.whiten(d.X)
+    np.testing.assert_allclose(Xw.T @ Xw / 4, np.eye(2), atol=1e-13)
+    M = np.linalg.solve(d.X.T @ d.X, d.X.T @ Xw)  # the linear map actually applied
+    np.testing.assert_allclose(M, M.T, atol=1e-12)  # symmetric, and positive:
+    assert np.all(np.linalg.eigvalsh(M) > 0)
+    np.testing.assert_allclose(M @ S @ M, np.eye(2), atol=1e-12)
+    with pytest.raises(ValueError, match=r"X must be 2-D \(P, d\)"):
+        bf.whiten(np.ones(3))
+    with pytest.raises(ValueError, match="Σ_xx is singular; cannot whiten"):
+        bf.whiten(np.array([[1.0, 2.0], [2.0, 4.0], [-1.0, -2.0]]))
+
+
+def test_symmetric_teacher_data_structure_and_errors():
+    s = np.array([2.0, 0.5])
+    data, U, V = bf.symmetric_teacher_data(s, 3, 2, 3, seed=4)  # n_half = n_in is enough
+    assert data.n_samples == 6 and data.is_symmetric(atol=1e-12)
+    np.testing.assert_allclose(U @ U.T, np.eye(2), atol=1e-12)
+    np.testing.assert_allclose(V.T @ V, np.eye(3), atol=1e-12)
+    T = U @ np.array([[2.0, 0, 0], [0, 0.5, 0]]) @ V.T
+    np.testing.assert_allclose(data.Y, data.X @ T.T, atol=1e-12)
+    again, U2, _ = bf.symmetric_teacher_data(s, 3, 2, 3, seed=4)
+    assert np.array_equal(again.X, data.X) and np.array_equal(U2, U)
+    other, _, _ = bf.symmetric_teacher_data(s, 3, 2, 3, seed=5)
+    assert not np.allclose(other.X, data.X)
+    cubic = lambda X: X[:, :2] ** 3
+    d3, U3, V3 = bf.symmetric_teacher_data(s, 3, 2, 4, seed=1, odd_extra=cubic)
+    np.testing.assert_allclose(d3.Y, d3.X @ (U3 @ np.array([[2.0, 0, 0], [0, 0.5, 0]]) @ V3.T).T
+                               + d3.X[:, :2] ** 3, atol=1e-12)
+    for args in (([1.0, 1.0, 1.0], 3, 2, 5), ([-1.0], 3, 2, 5), ([[1.0]], 3, 2, 5)):
+        with pytest.raises(ValueError, match=r"need at most min\(n_in, n_out\) non-negative singular values"):
+            bf.symmetric_teacher_data(*args)
+    with pytest.raises(ValueError, match="need n_half ≥ n_in samples to whiten"):
+        bf.symmetric_teacher_data([1.0], 3, 2, 2)
+    with pytest.raises(ValueError, match="n_in must be ≥ 1"):
+        bf.symmetric_teacher_data([1.0], 0, 2, 2)
+    with pytest.raises(ValueError, match="odd_extra must be an odd function of x"):
+        bf.symmetric_teacher_data([1.0], 2, 2, 4, odd_extra=lambda X: X**2)
+
+
+def test_parity_data_lists_every_corner():
+    d1 = bf.parity_data(1)
+    np.testing.assert_array_equal(np.sort(d1.X[:, 0]), [-1.0, 1.0])
+    np.testing.assert_array_equal(d1.Y, d1.X)
+    d = bf.parity_data()
+    assert d.X.shape == (8, 3) and len({tuple(x) for x in d.X}) == 8
+    assert set(np.unique(d.X)) == {-1.0, 1.0}
+    np.testing.assert_array_equal(d.Y[:, 0], d.X[:, 0] * d.X[:, 1] * d.X[:, 2])
+    d2 = bf.parity_data(2)
+    assert d2.n_samples == 4 and not d2.is_symmetric()  # even parity is an even function
+    with pytest.raises(ValueError, match="n_bits must be ≥ 1"):
+        bf.parity_data(0)
+
+
+# =============================================================== sim.bias_free: the network
+@pytest.mark.parametrize("kw, msg", [
+    (dict(widths=(3, 2)), r"widths must be \(n_in, hidden…, n_out\) with at least one hidden layer"),
+    (dict(widths=(3, 0, 2)), "with at least one hidden layer; got"),
+    (dict(widths=(3, 2, 1), alpha=np.zeros((2, 2))), r"alpha must be a scalar or 1-D array in \[0, 1\]"),
+    (dict(widths=(3, 2, 1), alpha=-0.5), "alpha must be a scalar or 1-D array"),
+    (dict(widths=(3, 2, 1), alpha=[0.5, 1.5]), "alpha must be a scalar or 1-D array"),
+    (dict(widths=(3, 2, 1), alpha=np.nan), "alpha must be a scalar or 1-D array"),
+    (dict(widths=(3, 2, 1), grad_at_zero=-0.1), r"grad_at_zero must lie in \[0, 1\]"),
+    (dict(widths=(3, 2, 1), grad_at_zero=1.1), r"grad_at_zero must lie in \[0, 1\]"),
+    (dict(widths=(3, 2.5, 1)), "widths must hold whole numbers"),
+])
+def test_bias_free_net_constructor_errors(kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        bf.BiasFreeNet(**kw)
+
+
+def test_bias_free_net_attributes_and_shape_checks():
+    net = bf.BiasFreeNet((3, 4, 5, 2), alpha=0.1, grad_at_zero=1.0)
+    assert net.widths == (3, 4, 5, 2) and net.n_layers == 3 and net.names == ("W1", "W2", "W3")
+    bf.BiasFreeNet((3, 4, 2), grad_at_zero=0.0)  # both ends of [0, 1] are subgradients
+    data = bf.Samples(np.ones((2, 3)), np.ones((2, 2)))
+    p = bf.gaussian_init((3, 4, 5, 2), 0.5, n_ensemble=2)
+    with pytest.raises(ValueError, match=r"data has n_in=3, n_out=2; network expects 4 and 2"):
+        bf.BiasFreeNet((4, 4, 2)).loss(bf.gaussian_init((4, 4, 2), 0.5), data)
+    with pytest.raises(ValueError, match=r"data has n_in=3, n_out=2; network expects 3 and 1"):
+        bf.BiasFreeNet((3, 4, 1)).loss(bf.gaussian_init((3, 4, 1), 0.5), data)
+    with pytest.raises(ValueError, match="missing parameter 'W3'"):
+        net.loss({"W1": p["W1"], "W2": p["W2"]}, data)
+    with pytest.raises(ValueError, match=r"W2 has shape \(2, 4, 4\); expected \(E, 5, 4\)"):
+        net.loss({**p, "W2": np.ones((2, 4, 4))}, data)
+    with pytest.raises(ValueError, match=r"W1 has shape \(4, 3\); expected \(E, 4, 3\)"):
+        net.loss({**p, "W1": np.ones((4, 3))}, data)
+    with pytest.raises(ValueError, match="parameters disagree on the ensemble size"):
+        net.grad({**p, "W3": np.ones((3, 2, 5))}, data)
+    with pytest.raises(ValueError, match="alpha has 2 entries but the ensemble has 3 members"):
+        bf.BiasFreeNet((3, 4, 2), alpha=[0.0, 1.0]).predict(bf.gaussian_init((3, 4, 2), 1.0, 3), np.ones((1, 3)))
+    with pytest.raises(ValueError, match=r"X must have shape \(P, 3\)"):
+        net.predict(p, np.ones((2, 4)))
+
+
+def test_bias_free_net_forward_and_gradient_by_hand():
+    # one hidden unit per sign: f(x) = 2σ(x₁ − x₂) − σ(x₂), α = 0.25
+    p = {"W1": np.array([[[1.0, -1.0], [0.0, 1.0]]]), "W2": np.array([[[2.0, -1.0]]])}
+    X = np.array([[2.0, 1.0], [0.0, 3.0]])
+    Y = np.array([[1.0], [0.0]])
+    net = bf.BiasFreeNet((2, 2, 1), alpha=0.25)
+    # sample 1: z = (1, 1) → f = 2 − 1 = 1; sample 2: z = (−3, 3) → f = 2(−0.75) − 3 = −4.5
+    np.testing.assert_allclose(net.predict(p, X), [[[1.0], [-4.5]]])
+    assert net.loss(p, bf.Samples(X, Y)) == pytest.approx([0.5 * (0.0 + 4.5**2) / 2])
+    g = net.grad(p, bf.Samples(X, Y))
+    # ∂L/∂f = (0, −2.25); ∂L/∂W2 = Σ δ h = −2.25·(−0.75, 3); ∂L/∂W1 = Σ δ W2 σ'(z) x
+    np.testing.assert_allclose(g["W2"], [[[1.6875, -6.75]]])
+    np.testing.assert_allclose(g["W1"], [[[0.0, -2.25 * 2 * 0.25 * 3], [0.0, -2.25 * -1 * 3]]])
+
+
+@pytest.mark.parametrize("alpha, grad_at_zero, slope", [
+    (0.2, None, 0.6), (0.2, 1.0, 1.0), (0.2, 0.0, 0.0), (0.0, None, 0.5), (1.0, None, 1.0)])
+def test_derivative_at_exactly_zero(alpha, grad_at_zero, slope):
+    # one unit with wᵀx = 0: f = 0, ∂L/∂f = −1, so ∂L/∂W1 = −v σ'(0) x with v = 2
+    p = {"W1": np.array([[[0.0, 1.0]]]), "W2": np.array([[[2.0]]])}
+    data = bf.Samples(np.array([[1.0, 0.0]]), np.array([[1.0]]))
+    g = bf.BiasFreeNet((2, 1, 1), alpha=alpha, grad_at_zero=grad_at_zero).grad(p, data)
+    np.testing.assert_allclose(g["W1"], [[[-2.0 * slope, 0.0]]], atol=1e-15)
+    np.testing.assert_allclose(g["W2"], [[[0.0]]])
+
+
+def test_per_member_leak_in_the_forward_pass():
+    p = {"W1": np.tile(np.array([[[1.0], [-1.0]]]), (2, 1, 1)), "W2": np.ones((2, 1, 2))}
+    f = bf.BiasFreeNet((1, 2, 1), alpha=[0.0, 0.5]).predict(p, np.array([[2.0]]))
+    np.testing.assert_allclose(f[:, 0, 0], [2.0, 2.0 - 1.0])   # σ(2) + σ(−2) with α = 0 and ½
+
+
+def test_even_odd_parts_by_hand():
+    # f(x) = 3 relu(2x): odd part 3x, even part 3|x|
+    p = {"W1": np.array([[[2.0]]]), "W2": np.array([[[3.0]]])}
+    odd, even = bf.BiasFreeNet((1, 1, 1), alpha=0.0).even_odd(p, [[1.0], [-2.0]])
+    np.testing.assert_allclose(odd[0, :, 0], [3.0, -6.0])
+    np.testing.assert_allclose(even[0, :, 0], [3.0, 6.0])
+    # leaky: odd part ((1+α)/2)·6x, even part ((1−α)/2)·6|x|
+    odd, even = bf.BiasFreeNet((1, 1, 1), alpha=0.5).even_odd(p, np.array([[1.0]]))
+    assert odd[0, 0, 0] == pytest.approx(4.5) and even[0, 0, 0] == pytest.approx(1.5)
+
+
+def test_linear_readout_is_least_squares_of_the_outputs():
+    rng = np.random.default_rng(2)
+    data = bf.Samples(rng.standard_normal((10, 3)), rng.standard_normal((10, 2)))
+    net = bf.BiasFreeNet((3, 4, 2), alpha=0.1)
+    p = bf.gaussian_init(net.widths, 0.8, n_ensemble=2, seed=3)
+    B = net.linear_readout(p, data)
+    assert B.shape == (2, 2, 3)
+    F = net.predict(p, data.X)
+    for e in range(2):
+        ref, *_ = np.linalg.lstsq(data.X, F[e], rcond=None)
+        np.testing.assert_allclose(B[e], ref.T, atol=1e-12)
+
+
+# =============================================================== sim.bias_free: initialisations
+def test_gaussian_init_scale_fan_in_and_seeds():
+    p = bf.gaussian_init((50, 40, 30), 0.5, n_ensemble=2, seed=1)
+    assert p["W1"].shape == (2, 40, 50) and p["W2"].shape == (2, 30, 40) and set(p) == {"W1", "W2"}
+    assert np.std(p["W1"]) == pytest.approx(0.5, rel=0.05) and np.std(p["W2"]) == pytest.approx(0.5, rel=0.05)
+    q = bf.gaussian_init((50, 40, 30), 0.5, n_ensemble=2, seed=1, fan_in=True)
+    assert np.std(q["W1"]) == pytest.approx(0.5 / np.sqrt(50), rel=0.05)
+    assert np.std(q["W2"]) == pytest.approx(0.5 / np.sqrt(40), rel=0.05)
+    assert np.array_equal(bf.gaussian_init((50, 40, 30), 0.5, n_ensemble=2, seed=1)["W1"], p["W1"])
+    assert not np.allclose(bf.gaussian_init((50, 40, 30), 0.5, n_ensemble=2, seed=2)["W1"], p["W1"])
+    assert not np.allclose(p["W1"][0], p["W1"][1])
+    d = bf.gaussian_init((2, 3), 1.0)  # a single layer is allowed here; defaults E = 1, seed 0
+    assert d["W1"].shape == (1, 3, 2)
+    assert np.array_equal(d["W1"], bf.gaussian_init((2, 3), 1.0, 1, 0)["W1"])
+    with pytest.raises(ValueError, match="widths must list at least input and output sizes"):
+        bf.gaussian_init((3,), 1.0)
+    with pytest.raises(ValueError, match="widths entries must be ≥ 1"):
+        bf.gaussian_init((3, 0, 1), 1.0)
+    with pytest.raises(ValueError, match="scale must be positive"):
+        bf.gaussian_init((3, 2), 0.0)
+    with pytest.raises(ValueError, match="n_ensemble must be ≥ 1"):
+        bf.gaussian_init((3, 2), 1.0, n_ensemble=0)
+
+
+def test_paired_init_structure_and_errors():
+    W, V = np.arange(6.0).reshape(1, 2, 3), np.array([[[1.0, -2.0]]])
+    p = bf.paired_init(W, V)
+    np.testing.assert_array_equal(p["W1"], np.concatenate([W, -W], axis=1))
+    np.testing.assert_array_equal(p["W2"], [[[1.0, -2.0, -1.0, 2.0]]])
+    for W_, V_ in ((np.ones((2, 3)), V), (W, np.ones((1, 2))), (W, np.ones((2, 1, 2))), (W, np.ones((1, 1, 3)))):
+        with pytest.raises(ValueError, match=r"need W1_half \(E, h, d\) and W2_half \(E, n_out, h\)"):
+            bf.paired_init(W_, V_)
+
+
+def test_paired_random_init_draws_a_gaussian_half():
+    p = bf.paired_random_init((20, 60, 10), 0.3, n_ensemble=2, seed=7)
+    W1, W2 = p["W1"], p["W2"]
+    assert W1.shape == (2, 60, 20) and W2.shape == (2, 10, 60)
+    np.testing.assert_array_equal(W1[:, 30:], -W1[:, :30])
+    np.testing.assert_array_equal(W2[:, :, 30:], -W2[:, :, :30])
+    assert np.std(W1) == pytest.approx(0.3, rel=0.05) and np.std(W2) == pytest.approx(0.3, rel=0.05)
+    assert np.array_equal(bf.paired_random_init((20, 60, 10), 0.3, n_ensemble=2, seed=7)["W1"], W1)
+    assert not np.allclose(bf.paired_random_init((20, 60, 10), 0.3, n_ensemble=2, seed=8)["W1"], W1)
+    assert bf.paired_random_init((2, 2, 1), 1.0)["W1"].shape == (1, 2, 2)
+    with pytest.raises(ValueError, match=r"the paired initialisation is defined for two-layer nets"):
+        bf.paired_random_init((3, 4, 4, 1), 0.1)
+    for h in (3, 0):
+        with pytest.raises(ValueError, match=f"needs an even number of hidden units; got {h}"):
+            bf._even_hidden(h)
+    assert bf._even_hidden(2) == 1
+
+
+def test_paired_decoupled_init_per_mode_strengths():
+    rng = np.random.default_rng(0)
+    U, _ = np.linalg.qr(rng.standard_normal((2, 2)))
+    V, _ = np.linalg.qr(rng.standard_normal((3, 3)))
+    p = bf.paired_decoupled_init(U, V, 4, [0.2, 0.05], n_ensemble=2, seed=3)
+    W1, W2 = p["W1"], p["W2"]
+    assert W1.shape == (2, 4, 3) and W2.shape == (2, 2, 4)
+    np.testing.assert_array_equal(W1[:, 2:], -W1[:, :2])
+    prod = W2 @ W1
+    for e in range(2):
+        np.testing.assert_allclose(U.T @ prod[e] @ V, [[0.2, 0, 0], [0, 0.05, 0]], atol=1e-14)
+    np.testing.assert_allclose(W1 @ np.swapaxes(W1, 1, 2), np.swapaxes(W2, 1, 2) @ W2, atol=1e-14)
+    q = bf.paired_decoupled_init(U, V, 4, 0.1)
+    assert q["W1"].shape == (1, 4, 3)
+    with pytest.raises(ValueError, match="u0 must be positive"):
+        bf.paired_decoupled_init(U, V, 4, [0.1, 0.0])
+    with pytest.raises(ValueError, match="u0 must be finite"):
+        bf.paired_decoupled_init(U, V, 4, np.nan)
+    with pytest.raises(ValueError, match="u0 must not be empty"):
+        bf.paired_decoupled_init(U, V, 4, [])
+    with pytest.raises(ValueError, match="needs an even number of hidden units; got 5"):
+        bf.paired_decoupled_init(U, V, 5, 0.1)
+    with pytest.raises(ValueError, match="n_hidden must be an integer"):
+        bf.paired_decoupled_init(U, V, 4.5, 0.1)
+
+
+def test_neuron_balance_and_layer_spectra_by_hand():
+    p = {"W1": np.array([[[1.0, 2.0], [0.0, 3.0]]]), "W2": np.array([[[1.0, 1.0]]])}
+    (b,) = bf.neuron_balance(p)
+    np.testing.assert_allclose(b, [[5.0 - 1.0, 9.0 - 1.0]])  # ‖in‖² − ‖out‖²
+    R = np.array([[0.6, -0.8], [0.8, 0.6]])
+    q = {f"W{l}": np.eye(2)[None] for l in range(1, 11)}
+    q["W10"] = (R @ np.diag([1.0, 3.0]))[None]
+    q["W2"] = 2 * np.eye(2)[None]
+    sv = bf.layer_spectra(q)  # ordered W1, W2, …, W10 (numerically, not as strings)
+    assert len(sv) == 10
+    np.testing.assert_allclose(sv[1], [[2.0, 2.0]])
+    np.testing.assert_allclose(sv[9], [[3.0, 1.0]])
+    np.testing.assert_allclose(bf.layer_spectra(q, names=["W10"])[0], [[3.0, 1.0]])
+    bal = bf.neuron_balance(q)
+    assert len(bal) == 9
+    np.testing.assert_allclose(bal[0], [[1.0 - 4.0, 1.0 - 4.0]])   # W1 in, W2 out
+    np.testing.assert_allclose(bal[1], [[4.0 - 1.0, 4.0 - 1.0]])   # W2 in, W3 out
+    np.testing.assert_allclose(bal[8], [[1.0 - 1.0, 1.0 - 9.0]])   # W9 in, W10 out
+    np.testing.assert_allclose(bf.neuron_balance(q, names=["W2", "W10"])[0], [[4.0 - 1.0, 4.0 - 9.0]])
