@@ -1410,3 +1410,172 @@ def test_preference_lines_against_the_drives():
     for args, name in (((0.0, 1.0), "sigma_a"), ((1.0, -1.0), "sigma_b")):
         with pytest.raises(ValueError, match=f"{name} must be positive"):
             tf.preference_lines(*args)
+
+
+# ---------------------------------------------------------------- theory.fusion: deep fusion
+
+
+@pytest.mark.parametrize("Lf", [1, 2, 3, 4])
+@pytest.mark.parametrize("k", [0.6, -0.3])
+def test_early_branch_size_solves_its_ode(Lf, k):
+    u0 = 0.05
+    u_a = np.array([0.05, 0.1, 0.3, 0.8])
+    if Lf > 2 and k < 0:
+        u_a = u_a[:2]  # u_B^{2−L_f} must stay positive
+    sol = solve_ivp(lambda ua, ub: k * (ub / ua) ** (Lf - 1), (u0, u_a[-1]), [u0], t_eval=u_a,
+                    method="DOP853", rtol=1e-12, atol=1e-14)
+    assert np.allclose(tf.early_branch_size(u_a, u0, k, Lf), sol.y[0], rtol=1e-9)
+
+
+@pytest.mark.parametrize("args, match", [
+    ((0.0, 0.1, 0.5, 2), "u_a must be positive"), ((0.2, 0.0, 0.5, 2), "u0 must be positive"),
+    ((0.2, [0.1, 0.2], 0.5, 2), "u0 must be a scalar"), ((0.2, 0.1, np.nan, 2), "k must be finite"),
+    ((0.2, 0.1, 0.5, 0), "fusion_layer must be ≥ 1"), ((0.2, 0.1, 0.5, 1.5), "fusion_layer must be an"),
+])
+def test_early_branch_size_errors(args, match):
+    with pytest.raises(ValueError, match=match):
+        tf.early_branch_size(*args)
+
+
+def _fusion_times_by_quadrature(L, Lf, sa, sb, c, w_uni, u0, tau):
+    """The proposition's integrals in the original variable u (no logarithms, no splitting)."""
+    k = np.sign(c) * sb / abs(sa)
+    if Lf == 1:
+        ub = lambda u: u0 + k * (u - u0)
+    elif Lf == 2:
+        ub = lambda u: u0 * (u / u0) ** k
+    else:
+        p = 2.0 - Lf
+        ub = lambda u: (u0**p + k * (u**p - u0**p)) ** (1 / p)
+    f = lambda u: 1.0 / (abs(sa) * u ** (Lf - 1) * (u * u + ub(u) ** 2) ** ((L - Lf) / 2))
+    pts = [u0 * 10**j for j in range(1, 8) if u0 * 10**j < 1]
+    t_a = tau * quad(f, u0, 1.0, points=pts or None, limit=400, epsrel=1e-12)[0]
+    if Lf == 1:
+        lag = 0.0
+    elif Lf == 2:
+        lag = tau * (1 - k) * np.log(1 / u0) / (abs(c) * w_uni ** (1 - 2 / L))
+    else:
+        lag = tau * u0 ** (2 - Lf) * (1 - k) / ((Lf - 2) * abs(c) * w_uni ** (1 - Lf / L))
+    return t_a, lag
+
+
+@pytest.mark.parametrize("L", [2, 3, 4])
+@pytest.mark.parametrize("r, rho", [(2.0, 0.3), (2.0, -0.8), (1.5, 0.0)])
+def test_fusion_times_against_quadrature_in_u(L, r, rho):
+    S, s = tf.toy_statistics(r, rho)
+    sa, sb = s
+    w_uni = abs(sa) / S[0, 0]
+    c = sb - sa / S[0, 0] * S[0, 1]
+    for Lf in range(1, L + 1):
+        for u0, tau in ((0.05, 1.0), (0.01, 2.0)):
+            got = tf.fusion_times(L, Lf, S, s, 1, u0, tau=tau)
+            ref = _fusion_times_by_quadrature(L, Lf, sa, sb, c, w_uni, u0, tau)
+            assert np.allclose(got, ref, rtol=1e-7, atol=0), (Lf, u0)
+            assert np.isclose(tf.fusion_time_ratio(L, Lf, S, s, 1, u0), 1 + ref[1] / ref[0], rtol=1e-7)
+
+
+def test_fusion_times_are_invariant_under_sign_flips():
+    S, s = tf.toy_statistics(2.0, 0.4)
+    ref = [tf.fusion_times(3, lf, S, s, 1, 0.05) for lf in (1, 2, 3)]
+    D = np.diag([1.0, -1.0])
+    for S2, s2 in ((S, -s), (D @ S @ D, D @ s), (-D @ S @ -D, -D @ s)):
+        for lf, want in zip((1, 2, 3), ref):
+            assert np.allclose(tf.fusion_times(3, lf, S2, s2, 1, 0.05), want, rtol=1e-12)
+            assert np.isclose(tf.fusion_time_ratio(3, lf, S2, s2, 1, 0.05), 1 + want[1] / want[0])
+
+
+def test_late_deep_fusion_ratio_closed_form():
+    # L_f = L ≥ 3: 1 + (1 − k)Σ_yxA/(c_B(1 − u0^{L−2}))
+    r, rho, u0 = 2.0, 0.3, 0.1
+    S, s = tf.toy_statistics(r, rho)
+    k, c = s[1] / s[0], 1 - rho**2
+    for L in (3, 4):
+        assert np.isclose(tf.fusion_time_ratio(L, L, S, s, 1, u0), 1 + (1 - k) * s[0] / (c * (1 - u0 ** (L - 2))),
+                          rtol=1e-8)
+    # equal drives: no unimodal phase at any fusion layer
+    for lf in (1, 2, 3):
+        assert np.isclose(tf.fusion_time_ratio(3, lf, np.eye(2), [1.0, 1.0], 1, 0.1), 1.0)
+        assert tf.fusion_times(3, lf, np.eye(2), [1.0, 1.0], 1, 0.1)[1] == 0.0
+
+
+def test_fusion_times_tiny_u0():
+    S, s = tf.toy_statistics(2.0, 0.3)
+    with pytest.raises(ValueError, match="t_A is not representable as a finite float.*fusion_time_ratio still"):
+        tf.fusion_times(4, 4, S, s, 1, 1e-300)
+    assert np.isclose(tf.fusion_time_ratio(4, 4, S, s, 1, 1e-300), tf.toy_time_ratio(2.0, 0.3))
+    assert np.isclose(tf.fusion_time_ratio(3, 2, S, s, 1, 1e-300), 1.0, atol=1e-2)
+    # ln t_A stays exact: t_A u0^{L−2} tends to a constant
+    a = tf.fusion_times(3, 3, S, s, 1, 1e-8)[0] * 1e-8
+    b = tf.fusion_times(3, 3, S, s, 1, 1e-10)[0] * 1e-10
+    assert np.isclose(a, b, rtol=1e-6)
+
+
+@pytest.mark.parametrize("args, match", [
+    ((4, 2, np.eye(3), np.ones(3), 1, 0.1), r"derived for scalar modalities \(d_a = d_b = 1\)"),
+    ((1, 1, None, None, 1, 0.1), "depth must be ≥ 2"),
+    ((4, 0, None, None, 1, 0.1), r"fusion_layer must be an integer in \[1, depth\]; got 0"),
+    ((4, 5, None, None, 1, 0.1), r"fusion_layer must be an integer in \[1, depth\]; got 5"),
+    ((4, 2.5, None, None, 1, 0.1), "fusion_layer must be an integer"),
+    ((2.5, 2, None, None, 1, 0.1), "depth must be an integer"),
+    ((4, 2, None, None, 1, 0.0), r"u0 must lie in \(0, 1\) \(the theory integrates u from u0 to 1\)"),
+    ((4, 2, None, None, 1, 1.0), r"u0 must lie in \(0, 1\)"),
+    ((4, 2, None, None, 1, np.nan), "u0 must be finite"),
+    ((4, 2, np.eye(2), [0.5, 1.0], 1, 0.1), r"A is not learned first: \|Σ_yxA\| = 0.5 < \|Σ_yxB\| = 1"),
+    ((4, 2, np.eye(2), [-0.5, 1.0], 1, 0.1), "A is not learned first"),
+    ((4, 2, np.eye(2), [1.0, 0.0], 1, 0.1), "c_B = 0: B is never learned"),
+    ((4, 2, np.eye(2), [1.0, 1.0], 2, 0.1), "d_a must be an integer with 1 ≤ d_a < 2"),
+])
+def test_deep_fusion_errors_name_the_argument(args, match):
+    S, s = tf.toy_statistics(2.0, 0.3)
+    args = list(args)
+    if args[2] is None:
+        args[2], args[3] = S, s
+    for f in (tf.fusion_times, tf.fusion_time_ratio):
+        with pytest.raises(ValueError, match=match):
+            f(*args)
+    with pytest.raises(ValueError, match="tau must be positive"):
+        tf.fusion_times(3, 2, S, s, 1, 0.1, tau=0.0)
+
+
+def test_aligned_flow_depth_one_is_linear_regression():
+    # one layer: τẆ = Σ_yx − ΣW, W(t) = w* + e^{−Σt/τ}(W(0) − w*)
+    S, s = tf.toy_statistics(1.5, 0.4)
+    t = np.array([0.0, 0.5, 0.5, 2.0, 7.0])  # a repeated time is recorded twice
+    w_star = np.linalg.solve(S, s)
+    lam, Q = np.linalg.eigh(S)
+    for tau in (1.0, 2.0):
+        ref = [w_star + Q @ (np.exp(-lam * ti / tau) * (Q.T @ (np.full(2, 0.1) - w_star))) for ti in t]
+        assert np.allclose(tf.aligned_flow(t, 1, 1, S, s, 0.1, tau=tau), ref, atol=1e-9)
+
+
+def test_aligned_flow_tau_rescales_time():
+    S, s = tf.toy_statistics(2.0, -0.3)
+    t = np.linspace(0.0, 6.0, 7)
+    a = tf.aligned_flow(t, 3, 2, S, s, 0.2)
+    b = tf.aligned_flow(3.0 * t, 3, 2, S, s, 0.2, tau=3.0)
+    assert a.shape == (7, 2) and np.allclose(a, b, atol=1e-9)
+    assert np.allclose(a[0], [0.2**2 * np.sqrt(2) * 0.2] * 2)
+    # rtol reaches the integrator: a loose tolerance gives a visibly coarser, still close, path
+    err = np.abs(tf.aligned_flow(t, 3, 2, S, s, 0.2, rtol=1e-4) - a).max()
+    assert 1e-6 < err < 0.02
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(sigma=np.eye(3), sigma_yx=np.ones(3)), r"aligned_flow is for scalar modalities \(D = 2\)"),
+    (dict(depth=0), "depth must be ≥ 1"),
+    (dict(fusion_layer=4), "need 1 ≤ fusion_layer ≤ depth"),
+    (dict(fusion_layer=0), "need 1 ≤ fusion_layer ≤ depth"),
+    (dict(u0=0.0), "u0 must be positive"),
+    (dict(tau=-1.0), "tau must be positive"),
+    (dict(rtol=0.0), "rtol must be positive"),
+    (dict(t=[1.0, 0.5]), "t must be non-decreasing"),
+    (dict(t=[-1.0, 0.5]), "t must be non-negative"),
+    (dict(t=[[0.0, 1.0]]), r"t must be 1-D; got shape \(1, 2\)"),
+    (dict(t=[]), "t must not be empty"),
+])
+def test_aligned_flow_errors(kw, match):
+    S, s = tf.toy_statistics(2.0, 0.3)
+    args = dict(t=[0.0, 1.0], depth=3, fusion_layer=2, sigma=S, sigma_yx=s, u0=0.1)
+    args.update(kw)
+    with pytest.raises(ValueError, match=match):
+        tf.aligned_flow(**args)
