@@ -454,6 +454,16 @@ class SeparateAttention(_Attention):
         vv = -2.0 * v[:, :, None, None]
         return {"v": -2.0 * np.sum(k * Gq, axis=(2, 3)), "k": vv * Gq, "q": vv * Gk}
 
+    def _compiled_stepper(self, params, data, factor):
+        """The fused GD kernel of the compiled backend (engine.train_gd), None without one."""
+        if not isinstance(data, AttentionMoments):
+            return None
+        self._check_data(data)
+        self._check(params)
+        from . import _compiled  # imports numba: only when the engine asks for it
+
+        return _compiled.separate_attention(self, params, data, factor)
+
     def embed(self, params, member=0, rng=None):
         """Full ``(W^V_i, W^K_i, W^Q_i)`` of one member; ``W^K_i, W^Q_i`` are R×(D+1) with rows
         ``(k_{ir}ᵀ, 0)`` and ``(q_{ir}ᵀ, *)``; irrelevant entries random if ``rng`` is given."""

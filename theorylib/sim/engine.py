@@ -10,6 +10,16 @@ and optionally ``stability_bound(data) -> float``, an estimate of the largest st
 step size (``2 / λ_max`` of the loss Hessian at the global minimum), used only to
 word the error raised when GD diverges.
 
+**Backends.** ``train_gd`` runs a plain-numpy loop (``backend="numpy"``, the reference; it needs
+nothing but numpy) or, for models that provide one, a fused compiled kernel
+(``backend="numba"``, :mod:`theorylib.sim._compiled`): ``model._compiled_stepper(params, data,
+factor)`` returns an object whose ``advance`` takes all steps between two recordings at once,
+or None when the model/data combination has no kernel. ``"auto"`` (the default, overridden by
+the environment variable ``THEORYLIB_BACKEND``) uses the kernel when numba is importable and
+the model has one, else numpy. Both backends take the same steps, check for divergence at the
+same steps and call ``record`` at the same steps; they agree to rounding (~1e-15 relative), and
+each is bit-for-bit deterministic on its own.
+
 Time convention: gradient flow ``τ dθ/dt = -∂L/∂θ``; GD with step ``η`` is its Euler
 discretisation with time step ``η``, ``τ(θ_{k+1} − θ_k) = −η ∂L/∂θ``, so step ``k`` is at time
 ``t = η k`` (for the default ``τ = 1`` this is the book's ``t = ηk/τ``; for ``τ ≠ 1`` only
@@ -20,6 +30,7 @@ Introduced in Chapter 1 (deep linear networks).
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
@@ -29,6 +40,52 @@ from scipy.integrate import solve_ivp
 from .. import _validate as _v
 
 __all__ = ["DivergenceError", "Trajectory", "train_gd", "integrate_flow", "steps_for_times"]
+
+BACKENDS = ("numpy", "numba", "auto")
+_numba_ok = None  # None: not looked for yet; then True or the ImportError's text
+
+
+def _numba_status():
+    """True if numba imports, else the reason (imported on first need, never with theorylib)."""
+    global _numba_ok
+    if _numba_ok is None:
+        try:
+            import numba  # noqa: F401
+            _numba_ok = True
+        except ImportError as err:  # not installed, or broken against this numpy
+            _numba_ok = str(err) or "numba is not installed"
+    return _numba_ok
+
+
+def _backend(backend):
+    if backend is None:
+        env = os.environ.get("THEORYLIB_BACKEND", "auto")
+        if env.strip().lower() not in BACKENDS:
+            raise ValueError(f"THEORYLIB_BACKEND must be one of {', '.join(BACKENDS)}; got {env!r}")
+        return env.strip().lower()
+    if not isinstance(backend, str) or backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)} (or None); got {backend!r}")
+    return backend
+
+
+def _compiled_stepper(model, params, data, factor, backend):
+    """The model's fused kernel, or None for the numpy loop (see the module docstring)."""
+    if backend == "numpy":
+        return None
+    hook = getattr(model, "_compiled_stepper", None)
+    if hook is None and backend == "auto":
+        return None
+    status = _numba_status()
+    if status is not True:
+        if backend == "auto":
+            return None
+        raise ImportError(f"backend='numba' needs numba ({status}); install it (pip install numba) "
+                          "or use backend='numpy'")
+    stepper = hook(params, data, factor) if hook is not None else None
+    if stepper is None and backend == "numba":
+        raise ValueError(f"backend='numba': no compiled kernel for {type(model).__name__} on "
+                         f"{type(data).__name__}; use backend='numpy' (or 'auto')")
+    return stepper
 
 
 class DivergenceError(ArithmeticError):
@@ -155,6 +212,7 @@ def train_gd(
     record: Callable[[dict], dict] | None = None,
     check_every: int = 50,
     blowup: float = 1e6,
+    backend: str | None = None,
 ) -> Trajectory:
     """Train an ensemble with full-batch gradient descent ``θ ← θ − (η/τ)·rate·∂L/∂θ``.
 
@@ -185,6 +243,11 @@ def train_gd(
         Steps between divergence checks (besides every recorded step).
     blowup : float
         The run is declared divergent when the loss exceeds ``blowup × max(loss_0, 1)``.
+    backend : {"auto", "numpy", "numba"} or None
+        ``"numpy"``: the plain-numpy loop. ``"numba"``: the model's compiled kernel (all steps
+        between two recordings in one call). ``"auto"``: the kernel if numba imports and the
+        model/data have one, else numpy. None (default): the environment variable
+        ``THEORYLIB_BACKEND``, else ``"auto"``. Results agree to rounding (~1e-15).
 
     Returns
     -------
@@ -194,11 +257,15 @@ def train_gd(
     ------
     ValueError
         On non-positive step size or τ, bad shapes, empty or non-finite ``times``/``steps``,
-        unrecordable times, ``check_every`` not a positive integer or ``blowup`` not positive.
+        unrecordable times, ``check_every`` not a positive integer, ``blowup`` not positive,
+        an unknown backend, or ``backend="numba"`` for a model/data without a kernel.
+    ImportError
+        For ``backend="numba"`` when numba cannot be imported.
     DivergenceError
         When the loss becomes non-finite or explodes; the message names the step size and,
         if the model provides one, the stability bound.
     """
+    backend = _backend(backend)
     params, n_ens = _check_params(params)
     tau = _v.positive_scalar("tau", tau)
     check_every = _v.integer("check_every", check_every, minimum=1)
@@ -257,12 +324,31 @@ def train_gd(
     k = 0
     i = 0
     last = int(rec_steps[-1]) if n_rec else 0
+    stepper = _compiled_stepper(model, params, data, factor, backend) if last > 0 else None
+    if stepper is not None:
+        params = stepper.params  # views of the kernel's packed buffer, updated in place
     while i < n_rec and rec_steps[i] == 0:
         store(i, loss0)
         i += 1
+    if stepper is not None:
+        while k < last:
+            target = int(rec_steps[i])
+            # the numpy loop's checks: every multiple of check_every, and every recorded step
+            chk = np.arange((k // check_every + 1) * check_every, target + 1, check_every)
+            if chk.size == 0 or chk[-1] != target:
+                chk = np.append(chk, target)
+            cur = stepper.advance(target - k, chk - k, scale)
+            if not np.all(np.isfinite(cur) & (cur <= scale)):
+                for j in range(len(chk)):  # the earliest failing check raises, as in the loop
+                    check(int(chk[j]), cur[j])
+            k = target
+            while i < n_rec and rec_steps[i] == k:
+                store(i, cur[-1])
+                i += 1
+        params = {name: np.ascontiguousarray(p) for name, p in params.items()}
     # overflow on the way to divergence is expected; check() turns it into a DivergenceError
     with np.errstate(over="ignore", invalid="ignore"):
-        while k < last:
+        while k < last:  # the numpy loop (a compiled run has reached `last` already)
             g = model.grad(params, data)
             for name in params:
                 params[name] -= factor[name] * g[name]

@@ -357,6 +357,20 @@ class FusionNet:
             return self._sample_grad(params, data)
         return self._moment_grad(params, data)
 
+    def _compiled_stepper(self, params, data, factor):
+        """The fused GD kernel of the compiled backend (engine.train_gd), None without one:
+        the linear network on moments, with its masked weights at zero (the kernel skips them)."""
+        if not isinstance(data, FusionMoments) or self.slope != 1.0:
+            return None
+        self._check(params)
+        self._check_data(data, params[self.names[0]].shape[0])
+        for name, m in self.masks.items():
+            if not self._full[name] and np.any((params[name] != 0) & (m == 0)):
+                return None
+        from . import _compiled  # imports numba: only when the engine asks for it
+
+        return _compiled.fusion_linear(self, params, data, factor)
+
     def stability_bound(self, data):
         """Rough ``2/λ_max`` at a balanced minimum (as for a deep linear chain); words errors only."""
         if isinstance(data, FusionSamples):

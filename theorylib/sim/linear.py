@@ -89,6 +89,15 @@ class DeepLinear:
             g[name] = -m
         return g
 
+    def _compiled_stepper(self, params, data, factor):
+        """The fused GD kernel of the compiled backend (engine.train_gd), None without one."""
+        if not isinstance(data, Moments):
+            return None
+        self._check(params, data)
+        from . import _compiled  # imports numba: only when the engine asks for it
+
+        return _compiled.deep_linear(self, params, data, factor)
+
     def stability_bound(self, data: Moments):
         """``2/λ_max`` of the Hessian at the balanced global minimum.
 

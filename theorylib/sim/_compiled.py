@@ -1,0 +1,490 @@
+"""Optional compiled backend of :func:`theorylib.sim.engine.train_gd`: fused numba kernels.
+
+This module imports numba at its top, so nothing imports it unless numba is installed and a
+run asked for it (``train_gd(..., backend="numba")`` or ``"auto"``); ``import theorylib`` never
+does. The plain-numpy loop of the engine stays the reference, and the kernels here compute the
+same GD steps with a different evaluation order, so the two agree to rounding (~1e-15), not bit
+for bit; each backend on its own is bit-for-bit deterministic (one fixed operation order).
+
+Why it is faster than a numpy step: one kernel call takes every GD step between two recordings
+of the whole ensemble, member by member, so the Python overhead (~20 µs per step in the numpy
+loop) is paid once per recording, a member's parameters and products stay in cache for all of
+its steps, and every update is done in place without temporaries. Each model's kernel also
+does less than a generic chain-rule step:
+
+* the forward products of step k+1 are computed right after the update of step k and kept, so
+  the loss at a divergence check or a recording is a by-product (no extra forward pass);
+* the backward pass of a layer reads each row of the weight once, both for the next back-
+  propagated factor and for the update of that row;
+* fusion networks (one output) have rank-one layer gradients ``b_l r_lᵀ``; they are applied
+  row by row and only inside the unmasked blocks, never as a dense masked matrix.
+
+``fastmath`` allows re-association (so LLVM can vectorise the sums) and contraction into FMA;
+it never assumes finite values, so the divergence checks see infinities and NaNs.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# no 'nnan'/'ninf': the divergence check must see non-finite losses
+_FAST = {"reassoc", "contract", "nsz"}
+
+__all__ = ["deep_linear", "fusion_linear", "separate_attention"]
+
+
+# --------------------------------------------------------------------------- packing
+class _Stepper:
+    """GD segments of one model on packed parameters (``advance``), with ``params`` a dict of
+    views into the packed buffer, so the engine's records and final parameters see every step.
+
+    ``run(buf, n_steps, chk, scale, out, init)`` is the model's kernel; ``chk`` are the steps
+    (1-based, within the segment) at which it evaluates the loss into ``out[j, e]``."""
+
+    def __init__(self, params, names, run, factors):
+        E = params[names[0]].shape[0]
+        sizes = [params[n][0].size for n in names]
+        offs = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self.buf = np.empty((E, int(offs[-1])))
+        self.params = {}
+        for j, n in enumerate(names):
+            self.buf[:, offs[j]:offs[j + 1]] = params[n].reshape(E, -1)
+            self.params[n] = self.buf[:, offs[j]:offs[j + 1]].reshape(params[n].shape)
+        for n in params:  # parameters a kernel does not read (none today) keep their arrays
+            self.params.setdefault(n, params[n])
+        self.offs = offs
+        # η·rate/τ of every (member, parameter): the same numbers the numpy loop multiplies by
+        self.F = np.empty((E, len(names)))
+        for j, n in enumerate(names):
+            f = np.asarray(factors[n], dtype=float)
+            self.F[:, j] = np.broadcast_to(f, (E,) + (1,) * (params[n].ndim - 1)).reshape(E)
+        self._run = run
+        self._init = True
+
+    def advance(self, n_steps, chk, scale):
+        """Take ``n_steps`` GD steps; return the losses (len(chk), E) at the steps ``chk``."""
+        out = np.empty((len(chk), self.buf.shape[0]))
+        self._run(self.buf, int(n_steps), np.ascontiguousarray(chk, dtype=np.int64),
+                  np.ascontiguousarray(scale, dtype=float), out, self._init)
+        self._init = False
+        return out
+
+
+# --------------------------------------------------------------------------- deep linear
+@njit(cache=True)
+def _mat(buf, off, r, c):
+    """The (r, c) row-major matrix stored in the flat buffer ``buf`` from ``off`` (a view)."""
+    return buf[off:off + r * c].reshape((r, c))
+
+
+@njit(cache=True)
+def _chain_forward(w, st, shapes, offs, poffs, Sxx):
+    """P_l = W_l ⋯ W_1 (n_{l+1} × n_0) at st[poffs[l]:], then W Σ_xx at st[poffs[L]:]."""
+    L = shapes.shape[0]
+    n0 = shapes[0, 1]
+    for j in range(shapes[0, 0] * n0):
+        st[poffs[0] + j] = w[offs[0] + j]
+    for l in range(1, L):
+        r, c = shapes[l, 0], shapes[l, 1]
+        np.dot(_mat(w, offs[l], r, c), _mat(st, poffs[l - 1], c, n0), _mat(st, poffs[l], r, n0))
+    no = shapes[L - 1, 0]
+    np.dot(_mat(st, poffs[L - 1], no, n0), Sxx, _mat(st, poffs[L], no, n0))
+
+
+@njit(cache=True)
+def _add(s, c, x):
+    """Neumaier's compensated summation: (sum, correction) after adding x."""
+    t = s + x
+    if abs(s) >= abs(x):
+        c += (s - t) + x
+    else:
+        c += (x - t) + s
+    return t, c
+
+
+@njit(cache=True)
+def _chain_loss(st, no, n0, poffs, L, Syx, tyy):
+    Wt = _mat(st, poffs[L - 1], no, n0)
+    WS = _mat(st, poffs[L], no, n0)
+    # compensated sums: the loss is a small difference of large terms near the minimum
+    a = 0.0
+    ca = 0.0
+    b = 0.0
+    cb = 0.0
+    for o in range(no):
+        for j in range(n0):
+            a, ca = _add(a, ca, Wt[o, j] * Syx[o, j])
+            b, cb = _add(b, cb, WS[o, j] * Wt[o, j])
+    return 0.5 * tyy - (a + ca) + 0.5 * (b + cb)
+
+
+@njit(cache=True)
+def _chain_update(w, st, f, shapes, offs, poffs, Syx, B0, B1, g):
+    """One GD step from the kept forward products: ∂L/∂W_l = B_l P_{l−1}ᵀ with B_L = G =
+    WΣ_xx − Σ_yx and B_{l−1} = W_lᵀ B_l (from the old W_l). Products are BLAS calls on views
+    of preallocated buffers (no copies, no allocation); transposes are free (BLAS flags)."""
+    L = shapes.shape[0]
+    n0 = shapes[0, 1]
+    no = shapes[L - 1, 0]
+    WS = _mat(st, poffs[L], no, n0)
+    B = _mat(B0, 0, no, n0)
+    for o in range(no):
+        for a in range(n0):
+            B[o, a] = WS[o, a] - Syx[o, a]
+    cur, nxt = B0, B1
+    for l in range(L - 1, -1, -1):
+        r, c = shapes[l, 0], shapes[l, 1]
+        W = _mat(w, offs[l], r, c)
+        fl = f[l]
+        B = _mat(cur, 0, r, n0)
+        if l == 0:
+            for i in range(r):
+                for j in range(c):
+                    W[i, j] -= fl * B[i, j]
+            break
+        gl = _mat(g, 0, r, c)
+        np.dot(B, _mat(st, poffs[l - 1], c, n0).T, gl)
+        np.dot(W.T, B, _mat(nxt, 0, c, n0))  # before W_l changes
+        for i in range(r):
+            for j in range(c):
+                W[i, j] -= fl * gl[i, j]
+        cur, nxt = nxt, cur
+
+
+@njit(cache=True)
+def _chain_run(Wf, shapes, offs, poffs, state, F, Sxx, Syx, tyy, n_steps, chk, scale, out, init):
+    E = Wf.shape[0]
+    L = shapes.shape[0]
+    n0 = shapes[0, 1]
+    no = shapes[L - 1, 0]
+    wmax = 1
+    gmax = 1
+    for l in range(L):
+        wmax = max(wmax, shapes[l, 0], shapes[l, 1])
+        gmax = max(gmax, shapes[l, 0] * shapes[l, 1])
+    B0 = np.empty(wmax * n0)
+    B1 = np.empty(wmax * n0)
+    g = np.empty(gmax)
+    for e in range(E):
+        w = Wf[e]
+        st = state[e]
+        if init:
+            _chain_forward(w, st, shapes, offs, poffs, Sxx)
+        j = 0
+        for s in range(1, n_steps + 1):
+            _chain_update(w, st, F[e], shapes, offs, poffs, Syx, B0, B1, g)
+            _chain_forward(w, st, shapes, offs, poffs, Sxx)
+            if j < chk.shape[0] and chk[j] == s:
+                loss = _chain_loss(st, no, n0, poffs, L, Syx, tyy)
+                out[j, e] = loss
+                j += 1
+                if not np.isfinite(loss) or loss > scale[e]:
+                    break  # this member diverged; the engine raises at the earliest such check
+        for jj in range(j, chk.shape[0]):
+            out[jj, e] = np.nan
+
+
+def deep_linear(model, params, data, factor):
+    """Stepper for :class:`~theorylib.sim.linear.DeepLinear` on ``Moments``."""
+    names = model.names
+    E = params[names[0]].shape[0]
+    w = model.widths
+    shapes = np.array([(w[l + 1], w[l]) for l in range(model.n_layers)], dtype=np.int64)
+    n0, no = w[0], w[-1]
+    poffs = np.concatenate([[0], np.cumsum([w[l + 1] * n0 for l in range(model.n_layers)])])
+    poffs = poffs.astype(np.int64)
+    state = np.empty((E, int(poffs[-1]) + no * n0))
+    Sxx = np.ascontiguousarray(data.sigma_xx, dtype=float)
+    Syx = np.ascontiguousarray(data.sigma_yx, dtype=float)
+    tyy = float(data.trace_yy)
+    stepper = _Stepper(params, names, None, factor)
+    offs = stepper.offs[:-1].copy()
+
+    def run(buf, n_steps, chk, scale, out, init):
+        _chain_run(buf, shapes, offs, poffs, state, stepper.F, Sxx, Syx, tyy, n_steps, chk, scale,
+                   out, init)
+
+    stepper._run = run
+    return stepper
+
+
+# --------------------------------------------------------------------------- attention
+@njit(cache=True, fastmath=_FAST)
+def _att_forward(p, H, R, D, S, C, M, SM):
+    """M = Σ_i v_i Σ_r k_ir q_irᵀ and mat(S vec M) (row-major vec) of one member's packed
+    parameters p = [v (H), k (H·R·D), q (H·R·D)]."""
+    ko = H
+    qo = H + H * R * D
+    for a in range(D):
+        for b in range(D):
+            M[a, b] = 0.0
+    for i in range(H):
+        vi = p[i]
+        for r in range(R):
+            base = (i * R + r) * D
+            for a in range(D):
+                x = p[ko + base + a] * vi
+                for b in range(D):
+                    M[a, b] += x * p[qo + base + b]
+    DD = D * D
+    Mf = M.reshape(DD)
+    SMf = SM.reshape(DD)
+    for j in range(DD):
+        SMf[j] = 0.0
+    for i in range(DD):
+        x = Mf[i]
+        for j in range(DD):
+            SMf[j] += x * S[i, j]
+
+
+@njit(cache=True)
+def _att_loss(M, SM, C, yy, D):
+    acc = 0.0
+    cc = 0.0
+    for a in range(D):
+        for b in range(D):
+            acc, cc = _add(acc, cc, M[a, b] * (SM[a, b] - 2.0 * C[a, b]))
+    return yy + (acc + cc)
+
+
+@njit(cache=True, fastmath=_FAST)
+def _att_update(p, f, H, R, D, C, SM, G, Gq, Gk):
+    """One GD step of L = yy − 2⟨M, C⟩ + vec Mᵀ S vec M with G = C − mat(S vec M):
+    ∂L/∂v_i = −2 Σ_r k_irᵀ G q_ir, ∂L/∂k_ir = −2 v_i G q_ir, ∂L/∂q_ir = −2 v_i Gᵀ k_ir.
+    A head's gradient reads only that head and G, so it is updated as soon as it is known."""
+    ko = H
+    qo = H + H * R * D
+    fv, fk, fq = f[0], f[1], f[2]
+    for a in range(D):
+        for b in range(D):
+            G[a, b] = C[a, b] - SM[a, b]
+    for i in range(H):
+        vv = -2.0 * p[i]
+        gv = 0.0
+        for r in range(R):
+            base = (i * R + r) * D
+            for a in range(D):
+                Gk[a] = 0.0
+            for a in range(D):
+                acc = 0.0
+                ka = p[ko + base + a]
+                for b in range(D):
+                    acc += G[a, b] * p[qo + base + b]
+                    Gk[b] += ka * G[a, b]
+                Gq[a] = acc
+                gv += ka * acc
+            for a in range(D):
+                p[ko + base + a] -= fk * (vv * Gq[a])
+                p[qo + base + a] -= fq * (vv * Gk[a])
+        p[i] -= fv * (-2.0 * gv)
+
+
+@njit(cache=True)
+def _att_run(buf, H, R, D, state, F, S, C, yy, n_steps, chk, scale, out, init):
+    E = buf.shape[0]
+    G = np.empty((D, D))
+    Gq = np.empty(D)
+    Gk = np.empty(D)
+    for e in range(E):
+        p = buf[e]
+        M = state[e, 0]
+        SM = state[e, 1]
+        if init:
+            _att_forward(p, H, R, D, S, C, M, SM)
+        j = 0
+        for s in range(1, n_steps + 1):
+            _att_update(p, F[e], H, R, D, C, SM, G, Gq, Gk)
+            _att_forward(p, H, R, D, S, C, M, SM)
+            if j < chk.shape[0] and chk[j] == s:
+                loss = _att_loss(M, SM, C, yy, D)
+                out[j, e] = loss
+                j += 1
+                if not np.isfinite(loss) or loss > scale[e]:
+                    break
+        for jj in range(j, chk.shape[0]):
+            out[jj, e] = np.nan
+
+
+def separate_attention(model, params, data, factor):
+    """Stepper for :class:`~theorylib.sim.attention.SeparateAttention` on ``AttentionMoments``."""
+    E = params["v"].shape[0]
+    D = model.D
+    if data.kron is not None:  # the numpy path multiplies by A M Bᵀ = mat((A ⊗ B) vec M)
+        A, B = data.kron
+        S = np.ascontiguousarray(np.kron(A, B).T)
+    else:  # the numpy path computes vec(M) S, i.e. Sᵀ vec M
+        S = np.ascontiguousarray(data.S, dtype=float)
+    C = np.ascontiguousarray(data.C, dtype=float)
+    yy = float(data.yy)
+    state = np.empty((E, 2, D, D))
+    stepper = _Stepper(params, ("v", "k", "q"), None, factor)
+
+    def run(buf, n_steps, chk, scale, out, init):
+        _att_run(buf, model.H, model.R, D, state, stepper.F, S, C, yy, n_steps, chk, scale, out,
+                 init)
+
+    stepper._run = run
+    return stepper
+
+
+# --------------------------------------------------------------------------- fusion
+@njit(cache=True, fastmath=_FAST)
+def _fus_forward(w, st, shapes, offs, poffs, branch, cuts, h, S):
+    """Transposed prefixes Pt_l = (W_l ⋯ W_1)ᵀ (D × n_{l+1}) at st[poffs[l]:] and ws = W^tot S
+    at st[poffs[L]:]. A branch layer's rows read only their own block's columns."""
+    L = shapes.shape[0]
+    D = shapes[0, 1]
+    r0 = shapes[0, 0]
+    W0 = _mat(w, offs[0], r0, D)
+    P = _mat(st, poffs[0], D, r0)
+    for i in range(r0):
+        for a in range(D):
+            P[a, i] = W0[i, a]
+    for l in range(1, L):
+        r, c = shapes[l, 0], shapes[l, 1]
+        W = _mat(w, offs[l], r, c)
+        Pp = _mat(st, poffs[l - 1], D, c)
+        P = _mat(st, poffs[l], D, r)
+        for i in range(r):
+            c0, c1 = 0, c
+            if branch[l]:
+                if i < h:
+                    c1 = cuts[l]
+                else:
+                    c0 = cuts[l]
+            for a in range(D):
+                acc = 0.0
+                for k in range(c0, c1):
+                    acc += W[i, k] * Pp[a, k]
+                P[a, i] = acc
+    Wt = _mat(st, poffs[L - 1], D, 1)
+    for a in range(D):
+        acc = 0.0
+        for b in range(D):
+            acc += Wt[b, 0] * S[b, a]
+        st[poffs[L] + a] = acc
+
+
+@njit(cache=True, fastmath=_FAST)
+def _fus_update(w, st, f, shapes, offs, poffs, branch, cuts, h, syx, R, rv, bk, bn):
+    """One GD step: with one output, ∂L/∂W_l = −b_l r_lᵀ (rank one), b_l = (W_L ⋯ W_{l+1})ᵀ and
+    r_l = (W_{l−1} ⋯ W_1) R for the residual R = Σ_yx − W^tot Σ. Each row of W_l is read once,
+    for b_{l−1} (old weights) and for its update, and only inside the unmasked blocks."""
+    L = shapes.shape[0]
+    D = shapes[0, 1]
+    for a in range(D):
+        R[a] = syx[a] - st[poffs[L] + a]
+    bk[0] = 1.0
+    for l in range(L - 1, -1, -1):
+        r, c = shapes[l, 0], shapes[l, 1]
+        W = _mat(w, offs[l], r, c)
+        if l == 0:
+            for j in range(c):
+                rv[j] = R[j]
+        else:
+            Pp = _mat(st, poffs[l - 1], D, c)
+            for j in range(c):
+                rv[j] = 0.0
+            for a in range(D):
+                x = R[a]
+                for j in range(c):
+                    rv[j] += x * Pp[a, j]
+            for j in range(c):
+                bn[j] = 0.0
+        fl = f[l]
+        for i in range(r):
+            c0, c1 = 0, c
+            if branch[l]:
+                if i < h:
+                    c1 = cuts[l]
+                else:
+                    c0 = cuts[l]
+            b = bk[i]
+            fb = fl * b
+            if l > 0:
+                for j in range(c0, c1):
+                    bn[j] += b * W[i, j]
+                    W[i, j] += fb * rv[j]
+            else:
+                for j in range(c0, c1):
+                    W[i, j] += fb * rv[j]
+        if l > 0:
+            for j in range(c):
+                bk[j] = bn[j]
+
+
+@njit(cache=True)
+def _fus_loss(st, poffs, L, D, syx, eyy):
+    Wt = _mat(st, poffs[L - 1], D, 1)
+    a = 0.0
+    ca = 0.0
+    b = 0.0
+    cb = 0.0
+    for j in range(D):
+        a, ca = _add(a, ca, Wt[j, 0] * syx[j])
+        b, cb = _add(b, cb, Wt[j, 0] * st[poffs[L] + j])
+    return 0.5 * eyy - (a + ca) + 0.5 * (b + cb)
+
+
+@njit(cache=True)
+def _fus_run(Wf, shapes, offs, poffs, branch, cuts, h, state, F, S, syx, eyy, n_steps, chk, scale,
+             out, init):
+    E = Wf.shape[0]
+    L = shapes.shape[0]
+    D = shapes[0, 1]
+    wmax = 1
+    for l in range(L):
+        wmax = max(wmax, shapes[l, 0], shapes[l, 1])
+    R = np.empty(D)
+    rv = np.empty(wmax)
+    bk = np.empty(wmax)
+    bn = np.empty(wmax)
+    for e in range(E):
+        w = Wf[e]
+        st = state[e]
+        Se = S[e if S.shape[0] > 1 else 0]
+        se = syx[e if syx.shape[0] > 1 else 0]
+        ee = eyy[e if eyy.shape[0] > 1 else 0]
+        if init:
+            _fus_forward(w, st, shapes, offs, poffs, branch[e], cuts, h, Se)
+        j = 0
+        for s in range(1, n_steps + 1):
+            _fus_update(w, st, F[e], shapes, offs, poffs, branch[e], cuts, h, se, R, rv, bk, bn)
+            _fus_forward(w, st, shapes, offs, poffs, branch[e], cuts, h, Se)
+            if j < chk.shape[0] and chk[j] == s:
+                loss = _fus_loss(st, poffs, L, D, se, ee)
+                out[j, e] = loss
+                j += 1
+                if not np.isfinite(loss) or loss > scale[e]:
+                    break
+        for jj in range(j, chk.shape[0]):
+            out[jj, e] = np.nan
+
+
+def fusion_linear(model, params, data, factor):
+    """Stepper for a linear :class:`~theorylib.sim.fusion.FusionNet` on ``FusionMoments``
+    (masked weights must be zero, as the architecture's initialisations make them)."""
+    names = model.names
+    E = params[names[0]].shape[0]
+    w = model.widths
+    L = model.depth
+    D = w[0]
+    shapes = np.array([(w[l + 1], w[l]) for l in range(L)], dtype=np.int64)
+    poffs = np.concatenate([[0], np.cumsum([D * w[l + 1] for l in range(L)])]).astype(np.int64)
+    state = np.empty((E, int(poffs[-1]) + D))
+    lf = np.broadcast_to(model.fusion_layer, (E,))
+    branch = np.ascontiguousarray(np.arange(1, L + 1)[None, :] < lf[:, None])
+    cuts = np.array([model.d_a] + [model.hidden] * (L - 1), dtype=np.int64)
+    S = np.ascontiguousarray(data.sigma, dtype=float)
+    syx = np.ascontiguousarray(data.sigma_yx, dtype=float)
+    eyy = np.ascontiguousarray(data.e_yy, dtype=float)
+    stepper = _Stepper(params, names, None, factor)
+    offs = stepper.offs[:-1].copy()
+    h = int(model.hidden)
+
+    def run(buf, n_steps, chk, scale, out, init):
+        _fus_run(buf, shapes, offs, poffs, branch, cuts, h, state, stepper.F, S, syx, eyy,
+                 n_steps, chk, scale, out, init)
+
+    stepper._run = run
+    return stepper
