@@ -29,6 +29,7 @@ from numba import njit
 
 # no 'nnan'/'ninf': the divergence check must see non-finite losses
 _FAST = {"reassoc", "contract", "nsz"}
+_u = np.uint64
 
 __all__ = ["deep_linear", "fusion_linear", "separate_attention"]
 
@@ -223,9 +224,9 @@ def _att_forward(p, H, R, D, S, C, M, SM):
         for r in range(R):
             base = (i * R + r) * D
             for a in range(D):
-                x = p[ko + base + a] * vi
+                x = p[_u(ko + base + a)] * vi
                 for b in range(D):
-                    M[a, b] += x * p[qo + base + b]
+                    M[a, b] += x * p[_u(qo + base + b)]
     DD = D * D
     Mf = M.reshape(DD)
     SMf = SM.reshape(DD)
@@ -267,15 +268,15 @@ def _att_update(p, f, H, R, D, C, SM, G, Gq, Gk):
                 Gk[a] = 0.0
             for a in range(D):
                 acc = 0.0
-                ka = p[ko + base + a]
+                ka = p[_u(ko + base + a)]
                 for b in range(D):
-                    acc += G[a, b] * p[qo + base + b]
+                    acc += G[a, b] * p[_u(qo + base + b)]
                     Gk[b] += ka * G[a, b]
                 Gq[a] = acc
                 gv += ka * acc
             for a in range(D):
-                p[ko + base + a] -= fk * (vv * Gq[a])
-                p[qo + base + a] -= fq * (vv * Gk[a])
+                p[_u(ko + base + a)] -= fk * (vv * Gq[a])
+                p[_u(qo + base + a)] -= fq * (vv * Gk[a])
         p[i] -= fv * (-2.0 * gv)
 
 
@@ -366,51 +367,88 @@ def _fus_forward(w, st, shapes, offs, poffs, branch, cuts, h, S):
 
 
 @njit(cache=True, fastmath=_FAST)
-def _fus_update(w, st, f, shapes, offs, poffs, branch, cuts, h, syx, R, rv, bk, bn):
-    """One GD step: with one output, ∂L/∂W_l = −b_l r_lᵀ (rank one), b_l = (W_L ⋯ W_{l+1})ᵀ and
-    r_l = (W_{l−1} ⋯ W_1) R for the residual R = Σ_yx − W^tot Σ. Each row of W_l is read once,
-    for b_{l−1} (old weights) and for its update, and only inside the unmasked blocks."""
+def _fus_step(w, st, f, shapes, offs, poffs, voffs, branch, cuts, h, syx, S, R, bv, rv):
+    """One GD step in two passes over the weights. With one output, ∂L/∂W_l = −b_l r_lᵀ
+    (rank one) with b_l = (W_L ⋯ W_{l+1})ᵀ and r_l = (W_{l−1} ⋯ W_1) R, R = Σ_yx − W^tot Σ.
+    Pass 1 (top-down, old weights, read only) forms every b_l; pass 2 (bottom-up) updates a
+    row of W_l and at once takes its product with the new prefix below, which is the next
+    step's forward pass (so the row is in cache for both). Masked blocks are never touched.
+    Flat indices cast to unsigned (_u): with a signed index from a runtime range start numba
+    must handle negative indices, and that branch stops LLVM from vectorising the loop."""
     L = shapes.shape[0]
     D = shapes[0, 1]
+    pL = poffs[L]
     for a in range(D):
-        R[a] = syx[a] - st[poffs[L] + a]
-    bk[0] = 1.0
-    for l in range(L - 1, -1, -1):
+        R[a] = syx[a] - st[_u(pL + a)]
+    # r_l from the old prefixes, before pass 2 overwrites them
+    for j in range(D):
+        rv[voffs[0] + j] = R[j]
+    for l in range(1, L):
+        c = shapes[l, 1]
+        o = voffs[l]
+        pp = poffs[l - 1]
+        for j in range(c):
+            rv[_u(o + j)] = 0.0
+        for a in range(D):
+            x = R[a]
+            for j in range(c):
+                rv[_u(o + j)] += x * st[_u(pp + a * c + j)]
+    bv[voffs[L]] = 1.0  # b_{L}: the scalar output
+    for l in range(L - 1, 0, -1):
         r, c = shapes[l, 0], shapes[l, 1]
-        W = _mat(w, offs[l], r, c)
-        if l == 0:
-            for j in range(c):
-                rv[j] = R[j]
-        else:
-            Pp = _mat(st, poffs[l - 1], D, c)
-            for j in range(c):
-                rv[j] = 0.0
-            for a in range(D):
-                x = R[a]
-                for j in range(c):
-                    rv[j] += x * Pp[a, j]
-            for j in range(c):
-                bn[j] = 0.0
-        fl = f[l]
+        ob = voffs[l]
+        obu = voffs[l + 1]
+        ow = offs[l]
+        cut = cuts[l]
+        for j in range(c):
+            bv[_u(ob + j)] = 0.0
         for i in range(r):
             c0, c1 = 0, c
             if branch[l]:
                 if i < h:
-                    c1 = cuts[l]
+                    c1 = cut
                 else:
-                    c0 = cuts[l]
-            b = bk[i]
-            fb = fl * b
-            if l > 0:
-                for j in range(c0, c1):
-                    bn[j] += b * W[i, j]
-                    W[i, j] += fb * rv[j]
+                    c0 = cut
+            x = bv[_u(obu + i)]
+            row = ow + i * c
+            for j in range(c0, c1):
+                bv[_u(ob + j)] += x * w[_u(row + j)]
+    for l in range(L):
+        r, c = shapes[l, 0], shapes[l, 1]
+        fl = f[l]
+        ov = voffs[l]
+        obu = voffs[l + 1]
+        ow = offs[l]
+        pl = poffs[l]
+        pp = poffs[l - 1] if l > 0 else 0
+        cut = cuts[l]
+        for i in range(r):
+            c0, c1 = 0, c
+            if branch[l]:
+                if i < h:
+                    c1 = cut
+                else:
+                    c0 = cut
+            fb = fl * bv[_u(obu + i)]
+            row = ow + i * c
+            for j in range(c0, c1):
+                w[_u(row + j)] += fb * rv[_u(ov + j)]
+            if l == 0:
+                for a in range(D):
+                    st[_u(pl + a * r + i)] = w[_u(row + a)]
             else:
-                for j in range(c0, c1):
-                    W[i, j] += fb * rv[j]
-        if l > 0:
-            for j in range(c):
-                bk[j] = bn[j]
+                for a in range(D):
+                    acc = 0.0
+                    pa = pp + a * c
+                    for k in range(c0, c1):
+                        acc += w[_u(row + k)] * st[_u(pa + k)]
+                    st[_u(pl + a * r + i)] = acc
+    pw = poffs[L - 1]
+    for a in range(D):
+        acc = 0.0
+        for b in range(D):
+            acc += st[_u(pw + b)] * S[b, a]
+        st[_u(pL + a)] = acc
 
 
 @njit(cache=True)
@@ -432,13 +470,13 @@ def _fus_run(Wf, shapes, offs, poffs, branch, cuts, h, state, F, S, syx, eyy, n_
     E = Wf.shape[0]
     L = shapes.shape[0]
     D = shapes[0, 1]
-    wmax = 1
+    # voffs[l]: offset of the length-n_l vectors r_l (input side of W_l) and b_{l-1}
+    voffs = np.zeros(L + 1, dtype=np.int64)
     for l in range(L):
-        wmax = max(wmax, shapes[l, 0], shapes[l, 1])
+        voffs[l + 1] = voffs[l] + shapes[l, 1]
     R = np.empty(D)
-    rv = np.empty(wmax)
-    bk = np.empty(wmax)
-    bn = np.empty(wmax)
+    rv = np.empty(voffs[L] + 1)
+    bv = np.empty(voffs[L] + 1)
     for e in range(E):
         w = Wf[e]
         st = state[e]
@@ -449,8 +487,8 @@ def _fus_run(Wf, shapes, offs, poffs, branch, cuts, h, state, F, S, syx, eyy, n_
             _fus_forward(w, st, shapes, offs, poffs, branch[e], cuts, h, Se)
         j = 0
         for s in range(1, n_steps + 1):
-            _fus_update(w, st, F[e], shapes, offs, poffs, branch[e], cuts, h, se, R, rv, bk, bn)
-            _fus_forward(w, st, shapes, offs, poffs, branch[e], cuts, h, Se)
+            _fus_step(w, st, F[e], shapes, offs, poffs, voffs, branch[e], cuts, h, se, Se, R, bv,
+                      rv)
             if j < chk.shape[0] and chk[j] == s:
                 loss = _fus_loss(st, poffs, L, D, se, ee)
                 out[j, e] = loss

@@ -39,7 +39,8 @@ from scipy.integrate import solve_ivp
 
 from .. import _validate as _v
 
-__all__ = ["DivergenceError", "Trajectory", "train_gd", "integrate_flow", "steps_for_times"]
+__all__ = ["DivergenceError", "Trajectory", "train_gd", "integrate_flow", "steps_for_times",
+           "backend_for"]
 
 BACKENDS = ("numpy", "numba", "auto")
 _numba_ok = None  # None: not looked for yet; then True or the ImportError's text
@@ -197,6 +198,16 @@ def _divergence_message(model, data, lr, step, loss, tau=1.0):
         if tau != 1:
             msg += " (for lr/τ)"
     return msg + ". Reduce lr (and keep lr·λ_max ≲ 0.01 for tight theory overlays)."
+
+
+def backend_for(model, params, data, backend=None) -> str:
+    """``"numba"`` or ``"numpy"``: the backend :func:`train_gd` would use for these arguments
+    (``backend`` as in :func:`train_gd`; None reads ``THEORYLIB_BACKEND``). Builds the kernel's
+    stepper once to find out, so it also reports a model/data without a kernel as numpy."""
+    params, _ = _check_params(params)
+    factor = {name: 1.0 for name in params}
+    return "numpy" if _compiled_stepper(model, params, data, factor, _backend(backend)) is None \
+        else "numba"
 
 
 def train_gd(
