@@ -607,11 +607,14 @@ def unbalanced_drop_time(lam, tr, N, v0, kappa0, tau=1.0):
         raise ValueError("the head starts at or past the midpoint of its drop: need v0·κ0² < (1 − 1/√2)/(λc)")
     f = lambda v: v * (v * v - delta) - target  # increasing for v ≥ v0, since 3v0² − δ > 0
     hi = 2.0 * v0
-    while f(hi) <= 0:
+    while not f(hi) > 0:  # f is NaN (inf − inf) when the target overflows: keep doubling to the guard
         hi *= 2.0
         if not np.isfinite(hi) or hi > 1e300:
             raise ValueError("no midpoint found: arguments too extreme")
     vmid = brentq(f, v0, hi, xtol=1e-15 * max(1.0, hi), rtol=4 * np.finfo(float).eps)
     rhs = lambda v: (v * v - delta) * (lam**2 - lam**3 * c * v * (v * v - delta))
-    val = quad(lambda v: 1 / rhs(v), v0, vmid, epsabs=0, epsrel=1e-12, limit=400)[0]
+    try:
+        val = quad(lambda v: 1 / rhs(v), v0, vmid, epsabs=0, epsrel=1e-12, limit=400)[0]
+    except ZeroDivisionError:  # λ² underflows to 0: the time is too long for a float
+        val = np.inf
     return _v.finite_result("the drop time", tau * val, "λ, v0, κ0 or τ too extreme")
