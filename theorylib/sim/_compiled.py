@@ -79,17 +79,12 @@ def _mat(buf, off, r, c):
 
 
 @njit(cache=True)
-def _chain_forward(w, st, shapes, offs, poffs, Sxx):
-    """P_l = W_l ⋯ W_1 (n_{l+1} × n_0) at st[poffs[l]:], then W Σ_xx at st[poffs[L]:]."""
-    L = shapes.shape[0]
-    n0 = shapes[0, 1]
-    n = shapes[0, 0] * n0
-    st[poffs[0]:poffs[0] + n] = w[offs[0]:offs[0] + n]
-    for l in range(1, L):
-        r, c = shapes[l, 0], shapes[l, 1]
-        np.dot(_mat(w, offs[l], r, c), _mat(st, poffs[l - 1], c, n0), _mat(st, poffs[l], r, n0))
-    no = shapes[L - 1, 0]
-    np.dot(_mat(st, poffs[L - 1], no, n0), Sxx, _mat(st, poffs[L], no, n0))
+def _chain_forward(Ws, Ps, WS, Sxx):
+    """P_l = W_l ⋯ W_1 (n_{l+1} × n_0) into Ps[l] (Ps[0] = W_1), then W Σ_xx into WS."""
+    Ps[0][:, :] = Ws[0]
+    for l in range(1, len(Ws)):
+        np.dot(Ws[l], Ps[l - 1], Ps[l])
+    np.dot(Ps[len(Ws) - 1], Sxx, WS)
 
 
 @njit(cache=True)
@@ -120,36 +115,32 @@ def _chain_loss(st, no, n0, poffs, L, Syx, tyy):
 
 
 @njit(cache=True)
-def _chain_update(w, st, f, shapes, offs, poffs, Syx, B0, B1, g):
+def _chain_update(Ws, Ps, WS, f, Syx, Bs, gs):
     """One GD step from the kept forward products: ∂L/∂W_l = B_l P_{l−1}ᵀ with B_L = G =
     WΣ_xx − Σ_yx and B_{l−1} = W_lᵀ B_l (from the old W_l). Products are BLAS calls on views
-    of preallocated buffers (no copies, no allocation); transposes are free (BLAS flags)."""
-    L = shapes.shape[0]
-    n0 = shapes[0, 1]
-    no = shapes[L - 1, 0]
-    WS = _mat(st, poffs[L], no, n0)
-    B = _mat(B0, 0, no, n0)
+    made once per call (no copies, no allocation); transposes are free (BLAS flags)."""
+    L = len(Ws)
+    B = Bs[L - 1]
+    no, n0 = WS.shape
     for o in range(no):
         for a in range(n0):
             B[o, a] = WS[o, a] - Syx[o, a]
-    cur, nxt = B0, B1
     for l in range(L - 1, -1, -1):
-        r, c = shapes[l, 0], shapes[l, 1]
-        W = _mat(w, offs[l], r, c)
+        W = Ws[l]
+        r, c = W.shape
         fl = f[l]
-        B = _mat(cur, 0, r, n0)
+        B = Bs[l]
         if l == 0:
             for i in range(r):
                 for j in range(c):
                     W[i, j] -= fl * B[i, j]
             break
-        gl = _mat(g, 0, r, c)
-        np.dot(B, _mat(st, poffs[l - 1], c, n0).T, gl)
-        np.dot(W.T, B, _mat(nxt, 0, c, n0))  # before W_l changes
+        gl = gs[l]
+        np.dot(B, Ps[l - 1].T, gl)
+        np.dot(W.T, B, Bs[l - 1])  # before W_l changes
         for i in range(r):
             for j in range(c):
                 W[i, j] -= fl * gl[i, j]
-        cur, nxt = nxt, cur
 
 
 @njit(cache=True)
@@ -163,18 +154,23 @@ def _chain_run(Wf, shapes, offs, poffs, state, F, Sxx, Syx, tyy, n_steps, chk, s
     for l in range(L):
         wmax = max(wmax, shapes[l, 0], shapes[l, 1])
         gmax = max(gmax, shapes[l, 0] * shapes[l, 1])
-    B0 = np.empty(wmax * n0)
-    B1 = np.empty(wmax * n0)
+    # B_l lives in buffer (L − 1 − l) mod 2: B_{l−1} is written while B_l is read
+    bufs = (np.empty(wmax * n0), np.empty(wmax * n0))
     g = np.empty(gmax)
+    Bs = [_mat(bufs[(L - 1 - l) % 2], 0, shapes[l, 0], n0) for l in range(L)]
+    gs = [_mat(g, 0, shapes[l, 0], shapes[l, 1]) for l in range(L)]
     for e in range(E):
         w = Wf[e]
         st = state[e]
+        Ws = [_mat(w, offs[l], shapes[l, 0], shapes[l, 1]) for l in range(L)]
+        Ps = [_mat(st, poffs[l], shapes[l, 0], n0) for l in range(L)]
+        WS = _mat(st, poffs[L], no, n0)
         if init:
-            _chain_forward(w, st, shapes, offs, poffs, Sxx)
+            _chain_forward(Ws, Ps, WS, Sxx)
         j = 0
         for s in range(1, n_steps + 1):
-            _chain_update(w, st, F[e], shapes, offs, poffs, Syx, B0, B1, g)
-            _chain_forward(w, st, shapes, offs, poffs, Sxx)
+            _chain_update(Ws, Ps, WS, F[e], Syx, Bs, gs)
+            _chain_forward(Ws, Ps, WS, Sxx)
             if j < chk.shape[0] and chk[j] == s:
                 loss = _chain_loss(st, no, n0, poffs, L, Syx, tyy)
                 out[j, e] = loss
