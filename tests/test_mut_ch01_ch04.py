@@ -1579,3 +1579,30 @@ def test_aligned_flow_errors(kw, match):
     args.update(kw)
     with pytest.raises(ValueError, match=match):
         tf.aligned_flow(**args)
+
+
+def test_fusion_samples_store_floats_and_accept_one_sample():
+    d = fs.FusionSamples([[1, 2]], [3])
+    assert d.X.dtype == float and d.y.dtype == float and d.X.shape == (1, 2) and d.y.shape == (1,)
+    assert np.allclose(d.moments().sigma, [[[1.0, 2.0], [2.0, 4.0]]])
+
+
+def test_single_layer_fusion_net_is_a_linear_model_on_samples():
+    net = fs.FusionNet(1, 2, 1, 1, 3, slope=0.0)  # one layer: no activation at all
+    W = np.array([[[0.5, -1.0, 2.0]], [[1.0, 0.0, -0.5]]])
+    X = np.random.default_rng(2).standard_normal((6, 3))
+    assert np.allclose(net.output({"W1": W}, X), np.stack([X @ W[0, 0], X @ W[1, 0]]))
+
+
+def test_relu_units_with_zero_preactivation_pass_no_gradient():
+    # the authors' (PyTorch) convention: ReLU'(0) = 0, so a zero first layer stays dead
+    net = fs.FusionNet(1, 1, 2, 1, 2, slope=0.0)
+    p = {"W1": np.zeros((1, 4, 2)), "W2": np.ones((1, 1, 4))}
+    d = fs.toy_samples(1.5, 0.2, 20, seed=0)
+    g = net.grad(p, d)
+    assert np.all(g["W1"] == 0.0) and np.all(g["W2"] == 0.0)
+    leaky = fs.FusionNet(1, 1, 2, 1, 2, slope=0.25)
+    g = leaky.grad(p, d)["W1"]
+    # at z = 0 the leaky unit passes the fraction `slope` of the linear network's gradient
+    lin = fs.FusionNet(1, 1, 2, 1, 2).grad(p, d)["W1"]
+    assert np.allclose(g, 0.25 * lin) and np.abs(lin).max() > 0.1
