@@ -1261,3 +1261,75 @@ def test_neuron_balance_and_layer_spectra_by_hand():
     np.testing.assert_allclose(bal[1], [[4.0 - 1.0, 4.0 - 1.0]])   # W2 in, W3 out
     np.testing.assert_allclose(bal[8], [[1.0 - 1.0, 1.0 - 9.0]])   # W9 in, W10 out
     np.testing.assert_allclose(bf.neuron_balance(q, names=["W2", "W10"])[0], [[4.0 - 1.0, 4.0 - 9.0]])
+
+
+# =============================================================== names in non-finite errors, defaults
+NAN = np.nan
+NONFINITE = [
+    (lambda: rl.neuron_kernel([[NAN, 0.0]], [1.0], [[1.0, 0.0]]), "X"),
+    (lambda: rl.neuron_kernel([[1.0, 0.0]], [NAN], [[1.0, 0.0]]), "a"),
+    (lambda: rl.neuron_kernel([[1.0, 0.0]], [1.0], [[NAN, 0.0]]), "w"),
+    (lambda: rl.gd_drift_per_step(NAN, [1.0, 0.0], [1.0, 0.0], 0.1), "a"),
+    (lambda: rl.gd_drift_per_step(1.0, [NAN, 0.0], [1.0, 0.0], 0.1), "w"),
+    (lambda: rl.kernel_distance(np.eye(2), np.full((2, 2), NAN)), "K"),
+    (lambda: rl.mu_phi(NAN, [1.0, 0.0], [1.0, 0.0]), "a"),
+    (lambda: rl.mu_phi(1.0, [NAN, 0.0], [1.0, 0.0]), "w"),
+    (lambda: rl.riccati_nu([NAN], 1.0, 1.0, 0.0), "t"),
+    (lambda: rl.riccati_nu([1.0], 1.0, 1.0, NAN), "nu0"),
+    (lambda: rl.riccati_blowup_time(1.0, NAN, 0.0), "s"),
+    (lambda: rl.learning_time(NAN, 1.0, 0.1, 0.5), "delta"),
+    (lambda: rl.learning_time(0.5, NAN, 0.1, 0.5), "s"),
+    (lambda: rl.learning_time(0.5, 1.0, 0.1, NAN), "mu"),
+    (lambda: rl.balanced_solution([NAN], 1.0, 0.1, 0.0), "t"),
+    (lambda: rl.balanced_solution(1.0, 1.0, NAN, 0.0), "mu0"),
+    (lambda: rl.function_space_matrix([NAN, 0.0], 1.0), "beta"),
+    (lambda: rl.separatrix_ratio(1.0, [NAN, 0.0], [1.0, 0.0]), "w0"),
+    (lambda: rl.separatrix_ratio(1.0, [1.0, 0.0], [NAN, 0.0]), "beta_star"),
+    (lambda: bfr.loss_curve([0.0], [NAN], [0.1], 0.0), "s"),
+    (lambda: bfr.loss_curve([0.0], [1.0], [NAN], 0.0), "u0"),
+    (lambda: bfr.odd_part_matrix(np.ones((2, 2)), np.full((1, 2), NAN), 0.0), "W2"),
+]
+
+
+@pytest.mark.parametrize("call, name", NONFINITE)
+def test_non_finite_input_is_named(call, name):
+    with pytest.raises(ValueError, match=f"^{name} must be "):
+        call()
+
+
+def test_default_rates_are_one():
+    a, w = 0.9, np.array([0.3, -1.1])
+    np.testing.assert_allclose(rl.function_space_matrix(a * w, a**2 - w @ w), a**2 * np.eye(2) + np.outer(w, w),
+                               atol=1e-13)
+    g, lr = np.array([0.4, 0.2]), 0.3
+    d_after = (a - lr * w @ g) ** 2 - np.sum((w - lr * a * g) ** 2)
+    assert rl.gd_drift_per_step(a, w, g, lr) == pytest.approx(d_after - (a**2 - w @ w), rel=1e-12)
+    # balanced_solution at s < 1 is a valid call
+    mu, phi = rl.balanced_solution(0.0, 0.5, 0.1, 0.2)
+    assert mu == pytest.approx(0.1) and phi == pytest.approx(0.2)
+
+
+def test_activation_change_treats_zero_preactivation_as_off():
+    X = np.array([[1.0, 0.0]])
+    W0 = np.array([[[0.0, 1.0]]])   # z = 0: relu(0) = 0, the unit is off
+    W = np.array([[[1.0, 1.0]]])    # z = 1: on
+    np.testing.assert_allclose(rs.activation_change(W0, W, X), [1.0])
+    np.testing.assert_allclose(rs.activation_change(W0, -W, X), [0.0])
+
+
+def test_paired_inits_types_defaults_and_seeds():
+    with pytest.raises(ValueError, match=r"^need W1_half \(E, h, d\) and W2_half \(E, n_out, h\)"):
+        bf.paired_init(np.ones((1, 2)), np.ones((1, 1, 2)))
+    assert type(bf._even_hidden(4)) is int and bf._even_hidden(4) == 2
+    p = bf.paired_init(np.ones((1, 1, 2), dtype=int), np.ones((1, 1, 1), dtype=int))
+    assert p["W1"].dtype == float and p["W2"].dtype == float
+    assert np.array_equal(bf.paired_random_init((2, 4, 1), 1.0)["W1"], bf.paired_random_init((2, 4, 1), 1.0, 1, 0)["W1"])
+    with pytest.raises(ValueError, match="^widths must hold whole numbers"):
+        bf.paired_random_init((3, 4.5, 1), 0.1)
+    U, V = np.eye(2), np.eye(2)
+    a = bf.paired_decoupled_init(U, V, 4, 0.1, seed=3)
+    b = bf.paired_decoupled_init(U, V, 4, 0.1, seed=3)
+    c = bf.paired_decoupled_init(U, V, 4, 0.1)
+    assert np.array_equal(a["W1"], b["W1"]) and not np.allclose(a["W1"], c["W1"])
+    np.testing.assert_allclose(a["W2"] @ a["W1"], c["W2"] @ c["W1"], atol=1e-14)  # same product
+    assert np.array_equal(c["W1"], bf.paired_decoupled_init(U, V, 4, 0.1, 1, 0)["W1"])
