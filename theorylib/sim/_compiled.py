@@ -25,13 +25,79 @@ it never assumes finite values, so the divergence checks see infinities and NaNs
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+from numba.np.linalg import ensure_blas
 
 # no 'nnan'/'ninf': the divergence check must see non-finite losses
 _FAST = {"reassoc", "contract", "nsz"}
 _u = np.uint64
 
 __all__ = ["deep_linear", "fusion_linear", "separate_attention"]
+
+ensure_blas()  # numba's BLAS binding (scipy's), which _gemm calls like np.dot does
+_CHAR = ir.IntType(8)
+_VOIDP = ir.IntType(8).as_pointer()
+_N, _T = ord("n"), ord("t")
+
+
+@intrinsic
+def _gemm(typingctx, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
+    """Column-major BLAS dgemm ``c ← alpha·op(a)·op(b) + beta·c`` through numba's own binding
+    (numba_xxgemm, the one np.dot uses): np.dot has no alpha/beta, and with them a GD update
+    ``W ← W − f·B Pᵀ`` is one call without a gradient buffer or an elementwise pass."""
+    sig = types.void(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+
+    def codegen(context, builder, signature, args):
+        intp = context.get_value_type(types.intp)
+        fnty = ir.FunctionType(ir.IntType(32), [_CHAR, _CHAR, _CHAR, intp, intp, intp, _VOIDP,
+                                                _VOIDP, intp, _VOIDP, intp, _VOIDP, _VOIDP, intp])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "numba_xxgemm")
+        tys = signature.args
+
+        def data(j):
+            arr = context.make_array(tys[j])(context, builder, args[j])
+            return builder.bitcast(arr.data, _VOIDP)
+
+        def num(j):
+            return context.cast(builder, args[j], tys[j], types.intp)
+
+        def slot(j):
+            val = context.cast(builder, args[j], tys[j], types.float64)
+            return builder.bitcast(cgutils.alloca_once_value(builder, val), _VOIDP)
+
+        builder.call(fn, (ir.Constant(_CHAR, ord("d")), builder.trunc(args[0], _CHAR),
+                          builder.trunc(args[1], _CHAR), num(2), num(3), num(4), slot(5), data(6),
+                          num(7), data(8), num(9), slot(10), data(11), num(12)))
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@njit(cache=True)
+def _mm(A, B, C):
+    """C ← A B for row-major (C-contiguous) matrices (as column-major: Cᵀ = Bᵀ Aᵀ)."""
+    m, k = A.shape
+    n = B.shape[1]
+    _gemm(_N, _N, n, m, k, 1.0, B, n, A, k, 0.0, C, n)
+
+
+@njit(cache=True)
+def _mm_tn(A, B, C):
+    """C ← Aᵀ B (A is k × m, B is k × n, row-major)."""
+    k, m = A.shape
+    n = B.shape[1]
+    _gemm(_N, _T, n, m, k, 1.0, B, n, A, m, 0.0, C, n)
+
+
+@njit(cache=True)
+def _sub_abt(W, f, A, B):
+    """W ← W − f·A Bᵀ (A is m × k, B is n × k, row-major): the GD update of a layer."""
+    m, k = A.shape
+    n = B.shape[0]
+    _gemm(_T, _N, n, m, k, -f, B, k, A, k, 1.0, W, n)
 
 
 # --------------------------------------------------------------------------- packing
@@ -83,8 +149,8 @@ def _chain_forward(Ws, Ps, WS, Sxx):
     """P_l = W_l ⋯ W_1 (n_{l+1} × n_0) into Ps[l] (Ps[0] = W_1), then W Σ_xx into WS."""
     Ps[0][:, :] = Ws[0]
     for l in range(1, len(Ws)):
-        np.dot(Ws[l], Ps[l - 1], Ps[l])
-    np.dot(Ps[len(Ws) - 1], Sxx, WS)
+        _mm(Ws[l], Ps[l - 1], Ps[l])
+    _mm(Ps[len(Ws) - 1], Sxx, WS)
 
 
 @njit(cache=True)
@@ -115,10 +181,11 @@ def _chain_loss(st, no, n0, poffs, L, Syx, tyy):
 
 
 @njit(cache=True)
-def _chain_update(Ws, Ps, WS, f, Syx, Bs, gs):
+def _chain_update(Ws, Ps, WS, f, Syx, Bs):
     """One GD step from the kept forward products: ∂L/∂W_l = B_l P_{l−1}ᵀ with B_L = G =
     WΣ_xx − Σ_yx and B_{l−1} = W_lᵀ B_l (from the old W_l). Products are BLAS calls on views
-    made once per call (no copies, no allocation); transposes are free (BLAS flags)."""
+    made once per call (no copies, no allocation); transposes are free (BLAS flags), and the
+    update is the product itself (beta = 1), with no gradient buffer."""
     L = len(Ws)
     B = Bs[L - 1]
     no, n0 = WS.shape
@@ -135,12 +202,8 @@ def _chain_update(Ws, Ps, WS, f, Syx, Bs, gs):
                 for j in range(c):
                     W[i, j] -= fl * B[i, j]
             break
-        gl = gs[l]
-        np.dot(B, Ps[l - 1].T, gl)
-        np.dot(W.T, B, Bs[l - 1])  # before W_l changes
-        for i in range(r):
-            for j in range(c):
-                W[i, j] -= fl * gl[i, j]
+        _mm_tn(W, B, Bs[l - 1])  # before W_l changes
+        _sub_abt(W, fl, B, Ps[l - 1])
 
 
 @njit(cache=True)
@@ -150,15 +213,11 @@ def _chain_run(Wf, shapes, offs, poffs, state, F, Sxx, Syx, tyy, n_steps, chk, s
     n0 = shapes[0, 1]
     no = shapes[L - 1, 0]
     wmax = 1
-    gmax = 1
     for l in range(L):
         wmax = max(wmax, shapes[l, 0], shapes[l, 1])
-        gmax = max(gmax, shapes[l, 0] * shapes[l, 1])
     # B_l lives in buffer (L − 1 − l) mod 2: B_{l−1} is written while B_l is read
     bufs = (np.empty(wmax * n0), np.empty(wmax * n0))
-    g = np.empty(gmax)
     Bs = [_mat(bufs[(L - 1 - l) % 2], 0, shapes[l, 0], n0) for l in range(L)]
-    gs = [_mat(g, 0, shapes[l, 0], shapes[l, 1]) for l in range(L)]
     for e in range(E):
         w = Wf[e]
         st = state[e]
@@ -169,7 +228,7 @@ def _chain_run(Wf, shapes, offs, poffs, state, F, Sxx, Syx, tyy, n_steps, chk, s
             _chain_forward(Ws, Ps, WS, Sxx)
         j = 0
         for s in range(1, n_steps + 1):
-            _chain_update(Ws, Ps, WS, F[e], Syx, Bs, gs)
+            _chain_update(Ws, Ps, WS, F[e], Syx, Bs)
             _chain_forward(Ws, Ps, WS, Sxx)
             if j < chk.shape[0] and chk[j] == s:
                 loss = _chain_loss(st, no, n0, poffs, L, Syx, tyy)
@@ -187,7 +246,6 @@ def _two_layer_run(Wf, n0, nh, no, state, F, Sxx, Syx, tyy, n_steps, chk, scale,
     once per member instead of once per step (a view costs ~50 ns: a tenth of a 16×16 step)."""
     E = Wf.shape[0]
     G = np.empty((no, n0))
-    g2 = np.empty((no, nh))
     B1 = np.empty((nh, n0))
     lo = np.array([0, no * n0], dtype=np.int64)  # where _chain_loss finds W and W Σ_xx
     for e in range(E):
@@ -199,23 +257,20 @@ def _two_layer_run(Wf, n0, nh, no, state, F, Sxx, Syx, tyy, n_steps, chk, scale,
         WS = _mat(st, no * n0, no, n0)
         f1, f2 = F[e, 0], F[e, 1]
         if init:
-            np.dot(W2, W1, W)
-            np.dot(W, Sxx, WS)
+            _mm(W2, W1, W)
+            _mm(W, Sxx, WS)
         j = 0
         for s in range(1, n_steps + 1):
             for o in range(no):
                 for a in range(n0):
                     G[o, a] = WS[o, a] - Syx[o, a]
-            np.dot(G, W1.T, g2)
-            np.dot(W2.T, G, B1)  # before W2 changes
-            for o in range(no):
-                for i in range(nh):
-                    W2[o, i] -= f2 * g2[o, i]
+            _mm_tn(W2, G, B1)  # before W2 changes
+            _sub_abt(W2, f2, G, W1)
             for i in range(nh):
                 for a in range(n0):
                     W1[i, a] -= f1 * B1[i, a]
-            np.dot(W2, W1, W)
-            np.dot(W, Sxx, WS)
+            _mm(W2, W1, W)
+            _mm(W, Sxx, WS)
             if j < chk.shape[0] and chk[j] == s:
                 loss = _chain_loss(st, no, n0, lo, 1, Syx, tyy)
                 out[j, e] = loss
