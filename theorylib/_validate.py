@@ -139,7 +139,8 @@ def symmetric_psd(name: str, x, *, definite=False, rtol=1e-10) -> np.ndarray:
     entry: symmetry to 1e-12 (as everywhere in the library), eigenvalues ``≥ −rtol·max|x|``.
     """
     x = finite(name, x)
-    if x.ndim < 2 or x.shape[-1] != x.shape[-2] or x.shape[-1] == 0:
+    # x.size, not x.shape[-1]: an empty stack (0, n, n) would otherwise reach max() below
+    if x.ndim < 2 or x.shape[-1] != x.shape[-2] or x.size == 0:
         raise ValueError(f"{name} must be a non-empty square matrix (n, n); got shape {x.shape}")
     scale = max(1.0, float(np.abs(x).max()))
     if not np.allclose(x, np.swapaxes(x, -1, -2), atol=1e-12 * scale):
