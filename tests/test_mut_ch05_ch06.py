@@ -450,13 +450,8 @@ def test_unbalanced_drop_time_too_long_for_a_float():
 
 # ============================================================== theory.optimal_constant
 
-def tree(root=True):
-    """The 8-item binary-tree labels, built here (not with sim.biased.tree_labels)."""
-    rows = []
-    for i in range(8):
-        r = [1.0] if root else []
-        rows.append(np.concatenate([r, np.eye(2)[i // 4], np.eye(4)[i // 2], np.eye(8)[i]]))
-    return np.array(rows)
+# the 8-item tree labels, built independently of sim.biased.tree_labels
+from test_optimal_constant_theory import tree  # noqa: E402
 
 
 @pytest.mark.parametrize("Y, msg", [
