@@ -12,7 +12,7 @@ word the error raised when GD diverges.
 
 **Backends.** ``train_gd`` runs a plain-numpy loop (``backend="numpy"``, the reference; it needs
 nothing but numpy) or, for models that provide one, a fused compiled kernel
-(``backend="numba"``, :mod:`theorylib.sim._compiled`): ``model._compiled_stepper(params, data,
+(``backend="numba"``, ``theorylib.sim._compiled`` (private)): ``model._compiled_stepper(params, data,
 factor)`` returns an object whose ``advance`` takes all steps between two recordings at once,
 or None when the model/data combination has no kernel. ``"auto"`` (the default, overridden by
 the environment variable ``THEORYLIB_BACKEND``) uses the kernel when numba is importable and
