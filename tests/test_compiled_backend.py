@@ -42,9 +42,13 @@ def _agree(a, b):
 
 
 def _both(model, init, data, lr, **kw):
+    before = {name: np.array(p, copy=True) for name, p in init.items()}
     a = engine.train_gd(model, init, data, lr, backend="numpy", **kw)
     b = engine.train_gd(model, init, data, lr, backend="numba", **kw)
     _agree(a, b)
+    for name, p in init.items():  # neither backend writes into the caller's arrays
+        np.testing.assert_array_equal(p, before[name])
+        assert not np.shares_memory(a.params[name], p) and not np.shares_memory(b.params[name], p)
     return a, b
 
 

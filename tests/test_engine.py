@@ -365,3 +365,14 @@ def test_divergence_is_caught_at_a_check_before_the_last_record(check_every):
         sim.train_gd(net, p, data, 2.0, steps=[100_000], check_every=check_every)
     step = int(str(err.value).split("at step ")[1].split(" ")[0])
     assert step % check_every == 0 and step < 100_000
+
+
+def test_train_gd_leaves_the_callers_parameters_untouched():
+    net, p, data, rec = _scalar_chain()
+    before = {k: v.copy() for k, v in p.items()}
+    for k in ([0, 5], [3], [0]):
+        tr = sim.train_gd(net, p, data, 0.01, steps=k, backend="numpy", record=rec)
+        for name in p:
+            np.testing.assert_array_equal(p[name], before[name])
+            assert not np.shares_memory(tr.params[name], p[name])
+    assert tr.params["W1"].flags.c_contiguous

@@ -106,7 +106,8 @@ class _Stepper:
     views into the packed buffer, so the engine's records and final parameters see every step.
 
     ``run(buf, n_steps, chk, scale, out, init)`` is the model's kernel; ``chk`` are the steps
-    (1-based, within the segment) at which it evaluates the loss into ``out[j, e]``."""
+    (within the segment; 0 only for the initial loss) at which it evaluates the loss into
+    ``out[j, e]``."""
 
     def __init__(self, params, names, run, factors):
         E = params[names[0]].shape[0]
@@ -127,6 +128,15 @@ class _Stepper:
             self.F[:, j] = np.broadcast_to(f, (E,) + (1,) * (params[n].ndim - 1)).reshape(E)
         self._run = run
         self._init = True
+
+    def initial_loss(self):
+        """The loss of every member at the packed parameters (step 0), from the kernel's own
+        forward pass, which the first ``advance`` then reuses instead of repeating it."""
+        E = self.buf.shape[0]
+        out = np.empty((1, E))
+        self._run(self.buf, 0, np.zeros(1, dtype=np.int64), np.full(E, np.inf), out, self._init)
+        self._init = False
+        return out[0]
 
     def advance(self, n_steps, chk, scale):
         """Take ``n_steps`` GD steps; return the losses (len(chk), E) at the steps ``chk``."""
@@ -227,6 +237,9 @@ def _chain_run(Wf, shapes, offs, poffs, state, F, Sxx, Syx, tyy, n_steps, chk, s
         if init:
             _chain_forward(Ws, Ps, WS, Sxx)
         j = 0
+        if chk.shape[0] > 0 and chk[0] == 0:  # step 0: the loss of the products just formed
+            out[0, e] = _chain_loss(st, no, n0, poffs, L, Syx, tyy)
+            j = 1
         for s in range(1, n_steps + 1):
             _chain_update(Ws, Ps, WS, F[e], Syx, Bs)
             _chain_forward(Ws, Ps, WS, Sxx)
@@ -260,6 +273,9 @@ def _two_layer_run(Wf, n0, nh, no, state, F, Sxx, Syx, tyy, n_steps, chk, scale,
             _mm(W2, W1, W)
             _mm(W, Sxx, WS)
         j = 0
+        if chk.shape[0] > 0 and chk[0] == 0:
+            out[0, e] = _chain_loss(st, no, n0, lo, 1, Syx, tyy)
+            j = 1
         for s in range(1, n_steps + 1):
             for o in range(no):
                 for a in range(n0):
@@ -393,6 +409,9 @@ def _att_run(buf, H, R, D, state, F, S, C, yy, n_steps, chk, scale, out, init):
         if init:
             _att_forward(v, k, q, H, R, D, S, M, SM)
         j = 0
+        if chk.shape[0] > 0 and chk[0] == 0:
+            out[0, e] = _att_loss(M, SM, C, yy, D)
+            j = 1
         for s in range(1, n_steps + 1):
             if D == 4:  # the book's D: a literal size lets LLVM unroll the D-loops completely
                 _att_update(v, k, q, F[e], H, R, 4, C, SM, G, Gq, Gk)
@@ -590,6 +609,9 @@ def _fus_run(Wf, shapes, offs, poffs, branch, cuts, h, state, F, S, syx, eyy, n_
         if init:
             _fus_forward(w, st, shapes, offs, poffs, branch[e], cuts, h, Se)
         j = 0
+        if chk.shape[0] > 0 and chk[0] == 0:
+            out[0, e] = _fus_loss(st, poffs, L, D, se, ee)
+            j = 1
         for s in range(1, n_steps + 1):
             _fus_step(w, st, F[e], shapes, offs, poffs, voffs, branch[e], cuts, h, se, Se, R, bv,
                       rv)

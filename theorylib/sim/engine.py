@@ -122,13 +122,15 @@ class Trajectory:
         return self.records[name]
 
 
-def _check_params(params: Mapping[str, np.ndarray]) -> tuple[dict, int]:
+def _check_params(params: Mapping[str, np.ndarray], copy: bool = True) -> tuple[dict, int]:
+    """Float arrays with a common ensemble axis; ``copy=False`` may return the caller's own
+    arrays, for a caller that only reads them (a compiled run packs them into its buffer)."""
     if not params:
         raise ValueError("params is empty")
     out = {}
     sizes = set()
     for name, p in params.items():
-        p = np.array(p, dtype=float, copy=True)
+        p = np.array(p, dtype=float, copy=True) if copy else np.asarray(p, dtype=float)
         if p.ndim < 1:
             raise ValueError(f"parameter {name!r} needs a leading ensemble axis; got a scalar")
         if not np.all(np.isfinite(p)):
@@ -277,7 +279,8 @@ def train_gd(
         if the model provides one, the stability bound.
     """
     backend = _backend(backend)
-    params, n_ens = _check_params(params)
+    # not yet copied: a compiled run copies the parameters into its packed buffer anyway
+    params, n_ens = _check_params(params, copy=False)
     tau = _v.positive_scalar("tau", tau)
     check_every = _v.integer("check_every", check_every, minimum=1)
     if not float(blowup) > 0:
@@ -315,7 +318,14 @@ def train_gd(
     n_rec = len(rec_steps)
     losses = np.empty((n_rec, n_ens))
     recs: dict[str, np.ndarray] = {}
-    loss0 = model.loss(params, data)
+    last = int(rec_steps[-1])
+    stepper = _compiled_stepper(model, params, data, factor, backend) if last > 0 else None
+    if stepper is not None:
+        params = stepper.params  # views of the kernel's packed buffer, updated in place
+        loss0 = stepper.initial_loss()
+    else:
+        params = {name: p.copy() for name, p in params.items()}  # the caller's stay untouched
+        loss0 = model.loss(params, data)
     scale = blowup * np.maximum(np.nan_to_num(loss0, nan=1.0), 1.0)
 
     def store(i, cur_loss):
@@ -334,10 +344,6 @@ def train_gd(
 
     k = 0
     i = 0
-    last = int(rec_steps[-1]) if n_rec else 0
-    stepper = _compiled_stepper(model, params, data, factor, backend) if last > 0 else None
-    if stepper is not None:
-        params = stepper.params  # views of the kernel's packed buffer, updated in place
     while i < n_rec and rec_steps[i] == 0:
         store(i, loss0)
         i += 1
