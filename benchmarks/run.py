@@ -988,9 +988,11 @@ def scaling_cell(E, w, repeats):
     stats = (Sxx, Syx, tyy)
     init = random_init((w, w, w), 0.3 / np.sqrt(w), n_ensemble=E, seed=1)
     lr = 0.02
-    # steps: ~0.2 s per arm from a rough cost model (per-step overhead + per-member work)
+    # steps: ~0.2 s per arm from a rough cost model (per-step overhead + per-member work), but
+    # at least 20, so that what every arm does once per run (allocating and copying the
+    # parameters, the initial loss) is not a fifth of a 'time per step' in the largest cells
     est = 30e-6 + E * (1e-6 + scaling_flops(w) / 2e10)
-    steps = int(np.clip(0.2 / est, 5, 2000))
+    steps = int(np.clip(0.2 / est, 20, 2000))
     rec = np.array([0, steps])
     model = DeepLinear((w, w, w))
 
