@@ -313,3 +313,37 @@ def test_repeated_times_are_recorded_twice():
     W = fu.aligned_flow([0.0, 1.0, 1.0, 2.0], 3, 3, S, s, 0.1)
     np.testing.assert_array_equal(W[1], W[2])
     np.testing.assert_array_equal(W[[0, 1, 3]], fu.aligned_flow([0.0, 1.0, 2.0], 3, 3, S, s, 0.1))
+
+
+def _cut(params, name):
+    """The same parameters with one weight's last column dropped (a wrong shape)."""
+    return {k: (p[..., :-1] if k == name else p) for k, p in params.items()}
+
+
+def _fusion_case():
+    net = sf.FusionNet(1, 1, 3, 2, 4)
+    return net, sf.aligned_init(net, 0.1), sf.toy_moments(2.0, 0.3), net.names[0]
+
+
+def _biased_case():
+    from theorylib.sim import biased as sbi
+    net = sbi.BiasedLinear((2, 3, 1))
+    p = sbi.biased_random_init((2, 3, 1), 0.1, n_ensemble=2, seed=0)
+    X = np.random.default_rng(0).standard_normal((20, 2))
+    return net, p, sbi.Samples(X, X[:, :1] - X[:, 1:]), "W1"
+
+
+def _relu_case():
+    net = sr.TwoLayerReLU()
+    p = sr.relu_init(4, 2, 1.0, 0.0, n_ensemble=2, seed=0)
+    X = np.random.default_rng(0).standard_normal((10, 2))
+    return net, p, (X, X[:, 0]), "W"
+
+
+@pytest.mark.parametrize("case", [lambda: (NET, P0, M3, "W1"), _fusion_case, _biased_case,
+                                  _relu_case], ids=["deep-linear", "fusion", "biased", "relu"])
+def test_train_gd_names_a_parameter_of_the_wrong_shape(case):
+    # the engine evaluates the loss first: it must check shapes, not fail inside matmul
+    net, params, moments, name = case()
+    with pytest.raises(ValueError, match=rf"{name}|need W"):
+        engine.train_gd(net, _cut(params, name), moments, 0.01, steps=[0, 3])

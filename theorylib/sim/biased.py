@@ -212,6 +212,7 @@ class BiasedLinear:
         return np.einsum("eoi,pi->epo", W, np.asarray(X, float)) + m[:, None, :]
 
     def loss(self, params, data):
+        self._check(params, data)
         A = self._product(self._augmented(params))
         if isinstance(data, Samples):
             W, m = A[:, :, :-1], A[:, :, -1]
@@ -312,6 +313,7 @@ class BiasedReLU:
         return np.matmul(h, np.swapaxes(params["W2"], 1, 2)) + params["b2"][:, None, :]
 
     def loss(self, params, data):
+        self._check(params, data)
         err = data.Y[None] - self.forward(params, data.X)
         return 0.5 * np.mean(np.sum(err * err, axis=2), axis=1)
 

@@ -345,6 +345,8 @@ class FusionNet:
 
     # -- engine interface
     def loss(self, params, data):
+        self._check(params)
+        self._check_data(data, params[self.names[0]].shape[0])
         if isinstance(data, FusionSamples):
             err = data.y - self.output(params, data.X)
             return 0.5 * np.mean(err * err, axis=1)

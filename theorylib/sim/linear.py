@@ -56,6 +56,7 @@ class DeepLinear:
         return W
 
     def loss(self, params, data: Moments):
+        self._check(params, data)
         W = self.product(params)
         # matmul-based traces: einsum without a contraction plan was the bottleneck of small runs
         return (

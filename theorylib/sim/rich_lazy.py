@@ -104,6 +104,7 @@ class SingleNeuron:
         return self.beta(params) @ data.xtx - data.xty
 
     def loss(self, params, data: SampleSums):
+        self._check(params, data)
         b = self.beta(params)
         return 0.5 * np.einsum("ei,ij,ej->e", b, data.xtx, b) - b @ data.xty + 0.5 * data.yty
 
@@ -256,6 +257,7 @@ class TwoLayerReLU:
         return np.einsum("em,emn->en", params["a"], h)
 
     def loss(self, params, data):
+        self._check(params, data)
         X, y = data
         r = self.predict(params, X) - y
         return 0.5 * np.mean(r**2, axis=1)
