@@ -147,6 +147,14 @@ class _Stepper:
         return out
 
 
+@njit(cache=True)
+def _diverged(out, j, e, loss, scale):
+    """Store member e's loss at check j; True if it diverged (non-finite or above its bound),
+    after which the kernel stops that member and the engine raises at the earliest such check."""
+    out[j, e] = loss
+    return not np.isfinite(loss) or loss > scale[e]
+
+
 # --------------------------------------------------------------------------- deep linear
 @njit(cache=True)
 def _mat(buf, off, r, c):
@@ -244,13 +252,10 @@ def _chain_run(Wf, shapes, offs, poffs, state, F, Sxx, Syx, tyy, n_steps, chk, s
             _chain_update(Ws, Ps, WS, F[e], Syx, Bs)
             _chain_forward(Ws, Ps, WS, Sxx)
             if j < chk.shape[0] and chk[j] == s:
-                loss = _chain_loss(st, no, n0, poffs, L, Syx, tyy)
-                out[j, e] = loss
                 j += 1
-                if not np.isfinite(loss) or loss > scale[e]:
-                    break  # this member diverged; the engine raises at the earliest such check
-        for jj in range(j, chk.shape[0]):
-            out[jj, e] = np.nan
+                if _diverged(out, j - 1, e, _chain_loss(st, no, n0, poffs, L, Syx, tyy), scale):
+                    break
+        out[j:, e] = np.nan  # checks after a divergence are not reached
 
 
 @njit(cache=True)
@@ -288,13 +293,10 @@ def _two_layer_run(Wf, n0, nh, no, state, F, Sxx, Syx, tyy, n_steps, chk, scale,
             _mm(W2, W1, W)
             _mm(W, Sxx, WS)
             if j < chk.shape[0] and chk[j] == s:
-                loss = _chain_loss(st, no, n0, lo, 1, Syx, tyy)
-                out[j, e] = loss
                 j += 1
-                if not np.isfinite(loss) or loss > scale[e]:
+                if _diverged(out, j - 1, e, _chain_loss(st, no, n0, lo, 1, Syx, tyy), scale):
                     break
-        for jj in range(j, chk.shape[0]):
-            out[jj, e] = np.nan
+        out[j:, e] = np.nan  # checks after a divergence are not reached
 
 
 def deep_linear(model, params, data, factor):
@@ -420,13 +422,10 @@ def _att_run(buf, H, R, D, state, F, S, C, yy, n_steps, chk, scale, out, init):
                 _att_update(v, k, q, F[e], H, R, D, C, SM, G, Gq, Gk)
                 _att_forward(v, k, q, H, R, D, S, M, SM)
             if j < chk.shape[0] and chk[j] == s:
-                loss = _att_loss(M, SM, C, yy, D)
-                out[j, e] = loss
                 j += 1
-                if not np.isfinite(loss) or loss > scale[e]:
+                if _diverged(out, j - 1, e, _att_loss(M, SM, C, yy, D), scale):
                     break
-        for jj in range(j, chk.shape[0]):
-            out[jj, e] = np.nan
+        out[j:, e] = np.nan  # checks after a divergence are not reached
 
 
 def separate_attention(model, params, data, factor):
@@ -616,13 +615,10 @@ def _fus_run(Wf, shapes, offs, poffs, branch, cuts, h, state, F, S, syx, eyy, n_
             _fus_step(w, st, F[e], shapes, offs, poffs, voffs, branch[e], cuts, h, se, Se, R, bv,
                       rv)
             if j < chk.shape[0] and chk[j] == s:
-                loss = _fus_loss(st, poffs, L, D, se, ee)
-                out[j, e] = loss
                 j += 1
-                if not np.isfinite(loss) or loss > scale[e]:
+                if _diverged(out, j - 1, e, _fus_loss(st, poffs, L, D, se, ee), scale):
                     break
-        for jj in range(j, chk.shape[0]):
-            out[jj, e] = np.nan
+        out[j:, e] = np.nan  # checks after a divergence are not reached
 
 
 def fusion_linear(model, params, data, factor):
