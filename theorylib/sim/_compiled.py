@@ -451,6 +451,15 @@ def separate_attention(model, params, data, factor):
 
 
 # --------------------------------------------------------------------------- fusion
+@njit(cache=True, inline="always")
+def _cols(i, c, is_branch, h, cut):
+    """The columns [c0, c1) that row i of a c-column layer reads: all of them, or, in a branch
+    layer, only its own modality's block (rows below h are branch A, columns below cut)."""
+    if is_branch:
+        return (0, cut) if i < h else (cut, c)
+    return 0, c
+
+
 @njit(cache=True, fastmath=_FAST)
 def _fus_forward(w, st, shapes, offs, poffs, branch, cuts, h, S):
     """Transposed prefixes Pt_l = (W_l ⋯ W_1)ᵀ (D × n_{l+1}) at st[poffs[l]:] and ws = W^tot S
@@ -469,12 +478,7 @@ def _fus_forward(w, st, shapes, offs, poffs, branch, cuts, h, S):
         Pp = _mat(st, poffs[l - 1], D, c)
         P = _mat(st, poffs[l], D, r)
         for i in range(r):
-            c0, c1 = 0, c
-            if branch[l]:
-                if i < h:
-                    c1 = cuts[l]
-                else:
-                    c0 = cuts[l]
+            c0, c1 = _cols(i, c, branch[l], h, cuts[l])
             for a in range(D):
                 acc = 0.0
                 for k in range(c0, c1):
@@ -525,12 +529,7 @@ def _fus_step(w, st, f, shapes, offs, poffs, voffs, branch, cuts, h, syx, S, R, 
         for j in range(c):
             bv[_u(ob + j)] = 0.0
         for i in range(r):
-            c0, c1 = 0, c
-            if branch[l]:
-                if i < h:
-                    c1 = cut
-                else:
-                    c0 = cut
+            c0, c1 = _cols(i, c, branch[l], h, cut)
             x = bv[_u(obu + i)]
             row = ow + i * c
             for j in range(c0, c1):
@@ -545,12 +544,7 @@ def _fus_step(w, st, f, shapes, offs, poffs, voffs, branch, cuts, h, syx, S, R, 
         pp = poffs[l - 1] if l > 0 else 0
         cut = cuts[l]
         for i in range(r):
-            c0, c1 = 0, c
-            if branch[l]:
-                if i < h:
-                    c1 = cut
-                else:
-                    c0 = cut
+            c0, c1 = _cols(i, c, branch[l], h, cut)
             fb = fl * bv[_u(obu + i)]
             row = ow + i * c
             for j in range(c0, c1):
