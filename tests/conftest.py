@@ -4,8 +4,12 @@ example database. ``HYPOTHESIS_PROFILE=explore`` draws fresh random examples ins
 hunting new counterexamples locally; a failure prints the example to pin as a regression)."""
 import os
 
-from hypothesis import settings
+try:
+    from hypothesis import settings
+except ImportError:  # the benchmark's venv runs test_compiled_backend.py without hypothesis
+    settings = None
 
-settings.register_profile("repeatable", derandomize=True, database=None)
-settings.register_profile("explore", derandomize=False)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
+if settings is not None:
+    settings.register_profile("repeatable", derandomize=True, database=None)
+    settings.register_profile("explore", derandomize=False)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
