@@ -195,9 +195,12 @@ def unbalanced_limit(s, a0, b0):
         raise ValueError("a0 and b0 must be finite")
     s, a0, b0 = _v.broadcastable(s=s, a0=a0, b0=b0)
     c = a0**2 - b0**2
-    root = np.sqrt(c**2 + 4 * s**2)
-    a_mag = np.sqrt((c + root) / 2)
-    b_mag = np.sqrt((root - c) / 2)
+    # the larger magnitude from a sum, the smaller as s / larger (their product is s at the
+    # fixed point): (root − |c|)/2 would cancel to 0 when |c| ≫ s; hypot does not overflow
+    big = np.sqrt((np.abs(c) + np.hypot(c, 2 * s)) / 2)
+    small = s / big
+    a_mag = np.where(c >= 0, big, small)
+    b_mag = np.where(c >= 0, small, big)
     # the variable with the larger magnitude never crosses zero; for c = 0, a = b keeps its sign
     sign = np.where(c >= 0, np.sign(a0), np.sign(b0))
     saddle = (c == 0) & (a0 * b0 <= 0)

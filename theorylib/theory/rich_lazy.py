@@ -215,28 +215,44 @@ def _whitened_setup(a0, w0, beta_star, eta_a, eta_w):
     return eta_a, eta_w, a0, w0, s, bh, delta, Om, r, w_perp0
 
 
-def _scaled_GNP(t, a0, s, delta, Om, r, eta_a, eta_w):
-    """``G, N, P`` all multiplied by ``e^{−(δ+Ω)t/2}`` (for G, P) and ``e^{−(δ+Ω)t}`` (for N)."""
+def _sums(a0, w0, beta_star, eta_a, eta_w, s, delta, Om):
+    """``Ω + δ``, ``Ω − δ``, ``1 + r`` and ``1 − r`` without cancellation. One of Ω ± δ is a
+    small difference of nearly equal numbers when s ≪ |δ|: it is ``4η_aη_w s²`` over the other;
+    then ``1 ± r = (Ω ± δ ± 2ν₀)/Ω`` (with ``ν₀ = η_a(w₀·β*)/a₀``) keeps its digits too."""
+    g = 4 * eta_a * eta_w * s**2
+    if delta >= 0:
+        lam = Om + delta
+        omd = g / lam
+    else:
+        omd = Om - delta
+        lam = g / omd
+    two_nu0 = 2 * eta_a * float(w0 @ beta_star) / a0
+    return lam, omd, (lam + two_nu0) / Om, (omd - two_nu0) / Om
+
+
+def _scaled_GNP(t, a0, s, delta, Om, sums, eta_a, eta_w):
+    """``G, N, P`` all multiplied by ``e^{−(δ+Ω)t/2}`` (for G, P) and ``e^{−(δ+Ω)t}`` (for N);
+    ``sums = (Ω + δ, Ω − δ, 1 + r, 1 − r)`` from ``_sums``."""
+    lam, omd, opr, omr = sums
     em = np.exp(-Om * t)  # e^{−Ωt} ≤ 1
-    lam = delta + Om  # > 0
-    Ghat = 0.5 * ((1 + r) + (1 - r) * em)
+    Ghat = 0.5 * (opr + omr * em)
     # I(t) = ∫₀ᵗ G² = ¼[(1+r)²(e^{(δ+Ω)t}−1)/(δ+Ω) + 2(1−r²)(e^{δt}−1)/δ + (1−r)²(e^{(δ−Ω)t}−1)/(δ−Ω)]
     e_lam = np.exp(-lam * t)
     # λ = δ + Ω > 0 unless s = 0 and δ < 0; then λ = 0 and (e^{λt} − 1)/λ → t
-    term1 = (1 + r) ** 2 * ((-np.expm1(-lam * t)) / lam if lam > 0 else t)
+    term1 = opr**2 * ((-np.expm1(-lam * t)) / lam if lam > 0 else t)
     # (e^{δt} − 1)/δ · e^{−(δ+Ω)t} = e^{−Ωt}(1 − e^{−δt})/δ
     small = np.abs(delta * t) <= 1.0
     with np.errstate(over="ignore", invalid="ignore"):
         mid_small = em * _dexp_ratio(-delta, t)
         dd = delta if delta != 0 else 1.0
         mid_big = (em - e_lam) / dd
-    mid = 2 * (1 - r**2) * np.where(small, mid_small, mid_big)
+    mid = 2 * (omr * opr) * np.where(small, mid_small, mid_big)
     # (e^{(δ−Ω)t} − 1)/(δ − Ω) · e^{−(δ+Ω)t} = (e^{−(δ+Ω)t} − e^{−2Ωt})/(Ω − δ)
-    term3 = (1 - r) ** 2 * (e_lam - em**2) / (Om - delta) if Om > delta else (1 - r) ** 2 * t * e_lam
+    term3 = omr**2 * (e_lam - em**2) / omd if omd > 0 else omr**2 * t * e_lam
     Ihat = 0.25 * (term1 + mid + term3)
     Nhat = e_lam + 2 * eta_w * a0**2 * Ihat
     if s > 0:
-        Phat = (a0 / (eta_a * s)) * 0.25 * ((Om - delta) * (1 + r) - (Om + delta) * (1 - r) * em)
+        Phat = (a0 / (eta_a * s)) * 0.25 * (omd * opr - lam * omr * em)
     else:
         Phat = np.zeros_like(Ghat)
     return Ghat, Nhat, Phat, e_lam
@@ -286,11 +302,12 @@ def single_neuron(t, a0, w0, beta_star, eta_a=1.0, eta_w=1.0):
     t = _finite("t", t)
     if np.any(t < 0):
         raise ValueError("times must be non-negative")
-    Ghat, Nhat, Phat, _ = _scaled_GNP(t, a0, s, delta, Om, r, eta_a, eta_w)
+    sums = _sums(a0, w0, beta_star, eta_a, eta_w, s, delta, Om)
+    Ghat, Nhat, Phat, _ = _scaled_GNP(t, a0, s, delta, Om, sums, eta_a, eta_w)
     root = np.sqrt(Nhat)
     a = a0 * Ghat / root
     # w_⊥(t) = w_⊥(0)/√N = w_⊥(0) e^{−(δ+Ω)t/2}/√N̂
-    scale_perp = np.exp(-(delta + Om) * t / 2) / root
+    scale_perp = np.exp(-sums[0] * t / 2) / root
     w = scale_perp[..., None] * w_perp0 + (Phat / root)[..., None] * bh
     return a, w
 
@@ -673,14 +690,20 @@ def balanced_solution(t, s, mu0, phi0):
     S0 = np.arctanh(phi0)
     S = s * t + S0
     # divide numerator and denominator by cosh 2S to avoid overflow: (1 + sech 2S)/((2S + C) sech 2S + tanh 2S)
-    sech = 1 / np.cosh(np.minimum(2 * S, 700.0))
+    x = np.abs(2 * S)
+    # log sech 2S, exact for every S (sech itself underflows to 0 cleanly, never clamped)
+    log_sech = np.log(2.0) - x - np.log1p(np.exp(-2 * x))
+    sech = np.exp(log_sech)
     # 2S + C = 2st + s(cosh 2S0 + 1)/μ0 − sinh 2S0, and tanh 2S − sinh 2S0 sech 2S =
-    # 2cosh(S + S0)sinh(st)/cosh 2S: every term is ≥ 0, so no cancellation when st is small
+    # 2cosh(S + S0)sinh(st)/cosh 2S: every term is ≥ 0, so no cancellation when st is small.
+    # The products with sech are taken in logs: 2st and 1/μ0 may be huge where sech is tiny
     q = s * t
-    with np.errstate(over="ignore", invalid="ignore"):
-        rest = np.where(np.abs(2 * S) <= 700.0, 2 * np.cosh(np.minimum(S + S0, 700.0)) * np.sinh(np.minimum(q, 700.0)) * sech,
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        drift = np.exp(np.log(2.0) + np.log(s) + np.log(t) + log_sech)  # 2st·sech, 0 at t = 0
+        start = np.exp(np.log(s) + np.log(np.cosh(2 * S0) + 1) - np.log(mu0) + log_sech)
+        rest = np.where(x <= 700.0, 2 * np.cosh(np.minimum(S + S0, 700.0)) * np.sinh(np.minimum(q, 700.0)) * sech,
                         np.tanh(2 * S) - np.sinh(2 * S0) * sech)
-    mu = s * (1 + sech) / ((2 * q + s * (np.cosh(2 * S0) + 1) / mu0) * sech + rest)
+    mu = s * (1 + sech) / (drift + start + rest)
     return mu, np.tanh(S)
 
 
