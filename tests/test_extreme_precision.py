@@ -53,7 +53,7 @@ def _neuron_flow(t, a0, w0, beta):
 
 
 @pytest.mark.parametrize("s", [1e-3, 1e-9, 1e-14])
-@pytest.mark.parametrize("a0, w0", [(1.2, (0.6, 0.0)), (0.3, (1.5, 0.2))], ids=["δ>0", "δ<0"])
+@pytest.mark.parametrize("a0, w0", [(1.2, (0.6, 0.0)), (0.3, (1.5, 0.2))], ids=["delta>0", "delta<0"])
 def test_single_neuron_when_the_target_is_far_smaller_than_the_imbalance(s, a0, w0):
     a, w = rl.single_neuron(np.array([2.0]), a0, np.array(w0), np.array([s, 0.0]))
     a_ref, w_ref = _neuron_flow(2.0, a0, w0, [s, 0.0])
