@@ -184,3 +184,99 @@ def test_symmetric_teacher_data_odd_extra_may_return_a_flat_vector():
     np.testing.assert_array_equal(V1, V)
     assert data.Y.shape == (12, 1) and data.is_symmetric(atol=1e-12)
     np.testing.assert_allclose(data.Y[:, 0], data0.Y[:, 0] + data.X[:, 0] ** 3, atol=1e-14)
+
+
+# ============================================================== second sample
+# The tests below are for the second sampled run (current code, seed 0, 600 of 13,346 mutants).
+
+# ---------------------------------------------------------------- sim.fusion
+
+@pytest.mark.parametrize("r, rho", [(0.0, 0.3), (-1.0, 0.0), (np.inf, 0.0), (1.0, 1.0), (1.0, -1.5), (1.0, np.nan)],
+                         ids=["r0", "r_neg", "r_inf", "rho1", "rho_m1p5", "rho_nan"])
+def test_toy_mixing_rejects_a_degenerate_toy_with_its_message(r, rho):
+    with raises("need r > 0 and |rho| < 1"):
+        fs.toy_mixing(r, rho)
+
+
+def test_fusion_moments_check_every_data_set_when_only_sigma_varies():
+    # E = 3 data sets in D = 1: Σ varies, Σ_yx = 1 and E[y²] = 2 are shared. The best linear
+    # predictor explains Σ_yx²/Σ = 1, 1, 4; the third set would have a negative minimum loss
+    S = np.array([[[1.0]], [[1.0]], [[0.25]]])
+    ok = fs.FusionMoments(S, [1.0], 4.0)
+    assert ok.n_sets == 3
+    np.testing.assert_allclose(ok.least_squares(), [[1.0], [1.0], [4.0]], rtol=1e-14)
+    with raises("e_yy = 2 is below Σ_yx Σ⁺ Σ_xy (the part the best linear predictor explains) (4): "
+                "the statistics are inconsistent (they would give a negative minimum loss)"):
+        fs.FusionMoments(S, [1.0], 2.0)
+
+
+def test_multi_samples_defaults_are_the_chapters_data_set():
+    # chapter 4 (over-parameterisation): D = 100 inputs, A: 50 of variance 3, B: 50 of variance 1,
+    # W* = 0.1·1 and noise of standard deviation 0.5; X, then ε, drawn from default_rng(0)
+    n = 5
+    d, S, w = fs.multi_samples(n)
+    rng = np.random.default_rng(0)
+    sd = np.array([np.sqrt(3.0)] * 50 + [1.0] * 50)
+    X = rng.standard_normal((n, 100)) * sd
+    eps = rng.standard_normal(n)
+    np.testing.assert_allclose(d.X, X, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(d.y - X @ np.full(100, 0.1), 0.5 * eps, rtol=0, atol=1e-13)
+
+
+@pytest.mark.parametrize("depth, hidden", [(1, 1), (2, 2)])
+def test_fusion_loss_pairs_the_data_sets_with_the_ensemble_members(depth, hidden):
+    # E = 3 members, one data set each; the ensemble size is the parameters' leading axis
+    # (not the width of the first layer: 1 for depth 1, 2·hidden = 4 for depth 2)
+    net = fs.FusionNet(1, 1, depth, 1, hidden)
+    params = fs.gaussian_init(net, 0.7, n_ensemble=3, seed=1)
+    S = np.stack([np.eye(2), np.diag([2.0, 1.0]), np.array([[1.0, 0.5], [0.5, 1.0]])])
+    s = np.array([[1.0, 0.0], [0.5, 0.5], [0.0, -1.0]])
+    e = np.array([3.0, 2.0, 4.0])
+    loss = net.loss(params, fs.FusionMoments(S, s, e))
+    W = net.product(params)
+    want = [0.5 * e[i] - W[i] @ s[i] + 0.5 * W[i] @ S[i] @ W[i] for i in range(3)]
+    np.testing.assert_allclose(loss, want, rtol=1e-13)
+    # four data sets for three members is an error, whatever the first layer's width
+    four = fs.FusionMoments(np.stack([np.eye(2)] * 4), np.ones((4, 2)), np.full(4, 5.0))
+    with raises("4 data sets for 3 ensemble members"):
+        net.loss(params, four)
+
+
+# ---------------------------------------------------------------- sim.biased
+
+@pytest.mark.parametrize("syx, msg", [
+    (np.ones(2), "sigma_yx must be 2-dimensional; got shape (2,)"),
+    (np.array([[1.0, np.nan]]), "sigma_yx has non-finite entries"),
+], ids=["ndim", "nan"])
+def test_biased_moments_name_sigma_yx_in_its_messages(syx, msg):
+    with raises(msg):
+        sb.BiasedMoments(np.eye(2), syx, np.zeros(2), np.zeros(1), 1.0)
+
+
+def test_biased_moments_reject_a_second_moment_below_the_squared_mean():
+    # E[x²] = 1 < E[x]² = 4: the variance would be −3, so these are not the moments of any data
+    with raises("sigma_xx − x_mean x_meanᵀ must be positive semi-definite (a covariance)"):
+        sb.BiasedMoments([[1.0]], [[0.0]], [2.0], [0.0], 1.0)
+    # E[x²] = 4 = E[x]² (a constant input, variance 0) is a valid data set
+    m = sb.BiasedMoments([[4.0]], [[0.0]], [2.0], [0.0], 1.0)
+    assert m.n_in == 1
+
+
+@pytest.mark.parametrize("X, msg", [
+    (np.ones(3), "X must be 2-dimensional; got shape (3,)"),
+    (np.array([[1.0], [np.inf], [0.0]]), "X has non-finite entries"),
+], ids=["ndim", "inf"])
+def test_biased_samples_name_x_in_their_messages(X, msg):
+    with raises(msg):
+        sb.Samples(X, np.zeros((3, 1)))
+
+
+def test_biased_relu_names_the_mismatched_data_widths():
+    net = sb.BiasedReLU((2, 3, 1))
+    params = sb.biased_random_init((2, 3, 1), 0.5, bias_scale=0.1, n_ensemble=2, seed=0)
+    good = sb.Samples(np.ones((4, 2)), np.zeros((4, 1)))
+    assert net.loss(params, good).shape == (2,)
+    with raises("data has n_in=3, n_out=1; network expects 2 and 1"):
+        net.loss(params, sb.Samples(np.ones((4, 3)), np.zeros((4, 1))))
+    with raises("data has n_in=2, n_out=2; network expects 2 and 1"):
+        net.grad(params, sb.Samples(np.ones((4, 2)), np.zeros((4, 2))))

@@ -152,3 +152,46 @@ def test_bias_trajectory_default_time_constant_is_one():
     t = np.array([0.0, 0.3, 1.0, 2.5])
     sol = solve_ivp(lambda _t, b: ybar - b, (0, t[-1]), b0, t_eval=t, method="DOP853", rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(oc.bias_trajectory(t, ybar, b0), sol.y.T, rtol=1e-10, atol=1e-12)
+
+
+# =========================================================================== second sample
+# The following tests are for the second sample (current code, seed 0, 600 of 13,346 mutants):
+# survivors in fusion and linear_attention (optimal_constant's two are equivalent; see the notes).
+
+
+# --------------------------------------------------------------------------- fusion (Chapter 4)
+def test_fusion_statistics_errors_give_their_whole_message():
+    # every public function of Chapter 4 checks (Σ, Σ_yx) first: non-finite, then not positive definite
+    with pytest.raises(ValueError, match=r"^sigma and sigma_yx must be finite$"):
+        fu.unimodal_solution([[1.0, np.nan], [np.nan, 1.0]], [1.0, 0.5], 1)
+    with pytest.raises(ValueError, match=r"^sigma and sigma_yx must be finite$"):
+        fu.residual_drive(np.eye(2), [1.0, np.inf], 1)
+    # symmetric with eigenvalues 3 and -1
+    with pytest.raises(ValueError, match=r"^sigma must be positive definite$"):
+        fu.unimodal_solution([[1.0, 2.0], [2.0, 1.0]], [1.0, 0.5], 1)
+
+
+def test_early_fusion_has_no_lag_even_at_the_largest_time_constant():
+    # L_f = 1: no unimodal phase, t_B − t_A = 0 (docstring) whatever τ; t_A = τ ∫_{u0}^1 du/(Σ_yxA v(u)),
+    # v = √(u² + u_B²), u_B = u0 + k(u − u0), k = sign(c_B)Σ_yxB/|Σ_yxA|; here dt/du = 1/(Σ_yxA v) by solve_ivp.
+    # With ρ = 0.8, Σ_yx = (1, 0.5): c_B = 0.5 − 0.8 = −0.3, so k = −0.5 and 1 − k = 1.5; at τ = 1.5e308
+    # τ(1 − k) is beyond the float range, but the lag is still exactly 0 and t_A ≈ 1.2e307 is finite
+    rho, sa, sb, u0 = 0.8, 1.0, 0.5, 0.9
+    sigma = np.array([[1.0, rho], [rho, 1.0]])
+    k = np.sign(sb - rho * sa) * sb / sa
+    ref = solve_ivp(lambda u, _t: [1.0 / (sa * np.hypot(u, u0 + k * (u - u0)))], (u0, 1.0), [0.0],
+                    method="DOP853", rtol=1e-13, atol=1e-15).y[0, -1]
+    for tau in (1.0, 3.0, 1.5e308):
+        t_a, lag = fu.fusion_times(2, 1, sigma, [sa, sb], 1, u0, tau=tau)
+        assert t_a == pytest.approx(tau * ref, rel=1e-10)
+        assert lag == 0.0
+
+
+# --------------------------------------------------------------------------- linear_attention (Chapter 5)
+def test_fixed_point_losses_with_a_fractional_context_length():
+    # N = Fraction(3) is a number ≥ 1 like 3 or 3.0. Λ = diag(3, 1), tr Λ = 4: c_d = 1 + (1 + 4/λ_d)/3,
+    # so c = 16/9 and 8/3, drops λ/c = 27/16 and 3/8: losses 4, 37/16, 31/16 (the last the global minimum)
+    want = [4.0, 37 / 16, 31 / 16]
+    for N in (3, 3.0, Fraction(3)):
+        np.testing.assert_allclose(la.fixed_point_losses([1.0, 3.0], N), want, rtol=1e-14)
+        assert la.minimum_loss(np.diag([3.0, 1.0]), N) == pytest.approx(31 / 16, rel=1e-14)
