@@ -11,7 +11,9 @@
 #   MUTATE_SAMPLE=600 MUTATE_SEED=0 bash tools/mutate.sh sample
 #                                # the full configuration, but only a uniform random sample of
 #                                # its mutants (fixed seed): an estimate of the full score with
-#                                # a 95% interval in minutes instead of hours
+#                                # a 95% interval in minutes instead of hours (after writing tests
+#                                # for a sample's survivors, estimate again with a new seed: the
+#                                # same seed draws mostly the same mutants)
 #
 # The project is copied to $MUTATE_DIR (default /tmp/theorylib-mutate) and mutmut runs there,
 # so the working tree gets no mutants/ folder. At the end the script prints the score and the
