@@ -83,7 +83,10 @@ class ResolveBookLabels(SphinxPostTransform):
     plain text (tests/test_api_pages.py names such drift) instead of failing the build.
     """
 
-    default_priority = 5  # before sphinx's ReferencesResolver (10)
+    # before sphinx's ReferencesResolver (10), and before the LaTeX builder's
+    # MathReferenceTransform (5), which turns the equation references made here into the
+    # \ref{equation:...} that the PDF's equation labels answer to ("??" otherwise)
+    default_priority = 4
 
     def run(self, **kwargs):
         env = self.env
@@ -109,6 +112,32 @@ class ResolveBookLabels(SphinxPostTransform):
                                          refdoc=env.docname)
             xref += nodes.inline(text=target)
             node.replace_self(xref)
+
+
+class ExerciseRefsAcrossPagesInLatex(SphinxPostTransform):
+    """References to an exercise from another page (the Claims page) in the PDF.
+
+    In LaTeX sphinx-exercise labels an exercise ``exercise:<label>`` and rewrites the
+    references on the exercise's own page to it, but a reference from another page still
+    points at ``<page>:<label>``, which LaTeX does not define (it prints "??"). The LaTeX
+    writer turns a reference URI ``%<a>#<b>`` into the label ``<a>:<b>``, so such references
+    get the URI ``%exercise#<label>``; their text ("Exercise 2.2") is already resolved."""
+
+    default_priority = 21  # after the references are resolved (10)
+    formats = ("latex",)
+
+    def run(self, **kwargs):
+        from sphinx_exercise.nodes import exercise_enumerable_node
+
+        registry = getattr(self.env, "sphinx_exercise_registry", {})
+        for node in self.document.findall(nodes.reference):
+            uri = node.get("refuri", "")
+            if not uri.startswith("%") or "#" not in uri:
+                continue
+            label = uri.rsplit("#", 1)[1]
+            target = registry.get(label)
+            if target and isinstance(target.get("node"), exercise_enumerable_node):
+                node["refuri"] = f"%exercise#{label}"
 
 
 def add_implementations(app, doctree):
@@ -146,4 +175,5 @@ def setup(app):
     app.add_node(book_label)
     app.add_role("sld-label", book_label_role)
     app.add_post_transform(ResolveBookLabels)
+    app.add_post_transform(ExerciseRefsAcrossPagesInLatex)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -4,7 +4,8 @@ A reader who cites "Theorem 2.3" or "(4.12)" from the PDF must find the same thi
 website. For every chapter this compares, between the built HTML and the PDF's text
 (``pdftotext``): the chapter number and title, each theorem-like box (kind, number, title),
 each exercise and its solution, each figure number and the start of its caption, and the set
-of equation numbers. It also checks that the claims table is in the PDF.
+of equation numbers. It also checks that the claims table is in the PDF and that every
+cross-reference resolves (no "??").
 
 Skipped when no PDF has been built, unless SLD_REQUIRE_PDF=1 (tools/pdf.sh sets it).
 """
@@ -134,3 +135,14 @@ def test_nothing_is_set_off_the_page():
             if x0 < -0.5 or y0 < -0.5 or x1 > width + 0.5 or y1 > height + 0.5:
                 off.append((number, m.group(5)))
     assert not off, f"{len(off)} words set off the page, e.g. {off[:6]}"
+
+
+def test_every_cross_reference_resolves():
+    # an unresolved \ref prints "??" in the PDF while the website's link works; the log of
+    # LaTeX's last pass lists every one still undefined
+    log = ROOT / "_build" / "pdf_src" / "_build" / "latex" / "book.log"
+    if not log.is_file():
+        pytest.skip("no LaTeX log (the PDF was copied from elsewhere)")
+    undefined = re.findall(r"Reference `([^']+)' on page", log.read_text(errors="replace"))
+    assert not undefined, f"unresolved in the PDF: {sorted(set(undefined))}"
+    assert "??" not in text()
