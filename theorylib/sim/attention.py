@@ -65,7 +65,7 @@ def _covariance(Lambda):
     L = np.asarray(Lambda, dtype=float)
     if L.ndim != 2 or L.shape[0] != L.shape[1]:
         raise ValueError(f"Lambda must be a square matrix; got shape {L.shape}")
-    if not np.all(np.isfinite(L)) or not np.allclose(L, L.T, atol=1e-12 * max(1.0, np.abs(L).max())):
+    if not np.all(np.isfinite(L)) or not np.allclose(L, L.T, rtol=0.0, atol=1e-12 * max(1.0, np.abs(L).max())):
         raise ValueError("Lambda must be finite and symmetric")
     if np.linalg.eigvalsh(L).min() <= 0:
         raise ValueError("Lambda must be positive definite")
@@ -111,7 +111,7 @@ class AttentionMoments:
             raise ValueError(f"S must have shape ({D * D}, {D * D}); got {S.shape}")
         if not np.all(np.isfinite(S)) or not np.all(np.isfinite(C)) or not np.isfinite(self.yy):
             raise ValueError("moments must be finite")
-        if not np.allclose(S, S.T, atol=1e-10 * max(1.0, np.abs(S).max())):
+        if not np.allclose(S, S.T, rtol=0.0, atol=1e-10 * max(1.0, np.abs(S).max())):
             raise ValueError("S must be symmetric")
         if np.linalg.eigvalsh(0.5 * (S + S.T)).min() < -1e-10 * max(1.0, np.abs(S).max()):
             raise ValueError("S = E[z zᵀ] must be positive semi-definite")
@@ -124,7 +124,7 @@ class AttentionMoments:
             A, B = (np.asarray(m, dtype=float) for m in kron)
             if A.shape != (D, D) or B.shape != (D, D):
                 raise ValueError("Kronecker factors must be (D, D)")
-            if not np.allclose(np.kron(A, B), S, atol=1e-10 * max(1.0, np.abs(S).max())):
+            if not np.allclose(np.kron(A, B), S, rtol=0.0, atol=1e-10 * max(1.0, np.abs(S).max())):
                 raise ValueError("kron factors do not reproduce S")
             kron = (A, B)
         object.__setattr__(self, "S", S)
