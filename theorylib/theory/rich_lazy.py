@@ -212,13 +212,9 @@ def _whitened_setup(a0, w0, beta_star, eta_a, eta_w):
     if not abs(r) < 1e150:
         raise ValueError(f"a0 = {a0:.3g} is too close to 0 for the closed form: r = (2ν0 + δ)/Ω = {r:.3g} overflows")
     w_perp0 = w0 - bh * float(w0 @ bh)
-    return eta_a, eta_w, a0, w0, s, bh, delta, Om, r, w_perp0
-
-
-def _sums(a0, w0, beta_star, eta_a, eta_w, s, delta, Om):
-    """``Ω + δ``, ``Ω − δ``, ``1 + r`` and ``1 − r`` without cancellation. One of Ω ± δ is a
-    small difference of nearly equal numbers when s ≪ |δ|: it is ``4η_aη_w s²`` over the other;
-    then ``1 ± r = (Ω ± δ ± 2ν₀)/Ω`` (with ``ν₀ = η_a(w₀·β*)/a₀``) keeps its digits too."""
+    # Ω + δ, Ω − δ, 1 + r and 1 − r without cancellation: when s ≪ |δ| one of Ω ± δ is a small
+    # difference of nearly equal numbers, so it is formed as 4η_aη_w s² over the other, and
+    # 1 ± r = (Ω ± δ ± 2ν₀)/Ω from those (r itself is only checked above)
     g = 4 * eta_a * eta_w * s**2
     if delta >= 0:
         lam = Om + delta
@@ -227,12 +223,13 @@ def _sums(a0, w0, beta_star, eta_a, eta_w, s, delta, Om):
         omd = Om - delta
         lam = g / omd
     two_nu0 = 2 * eta_a * float(w0 @ beta_star) / a0
-    return lam, omd, (lam + two_nu0) / Om, (omd - two_nu0) / Om
+    sums = (lam, omd, (lam + two_nu0) / Om, (omd - two_nu0) / Om)
+    return eta_a, eta_w, a0, w0, s, bh, delta, Om, sums, w_perp0
 
 
 def _scaled_GNP(t, a0, s, delta, Om, sums, eta_a, eta_w):
     """``G, N, P`` all multiplied by ``e^{−(δ+Ω)t/2}`` (for G, P) and ``e^{−(δ+Ω)t}`` (for N);
-    ``sums = (Ω + δ, Ω − δ, 1 + r, 1 − r)`` from ``_sums``."""
+    ``sums = (Ω + δ, Ω − δ, 1 + r, 1 − r)`` from ``_whitened_setup``."""
     lam, omd, opr, omr = sums
     em = np.exp(-Om * t)  # e^{−Ωt} ≤ 1
     Ghat = 0.5 * (opr + omr * em)
@@ -298,11 +295,10 @@ def single_neuron(t, a0, w0, beta_star, eta_a=1.0, eta_w=1.0):
         If ``a0 = 0``, a time is negative, shapes differ, a rate is not positive, or
         ``β* = 0`` and ``δ = 0`` (Ω = 0).
     """
-    eta_a, eta_w, a0, w0, s, bh, delta, Om, r, w_perp0 = _whitened_setup(a0, w0, beta_star, eta_a, eta_w)
+    eta_a, eta_w, a0, w0, s, bh, delta, Om, sums, w_perp0 = _whitened_setup(a0, w0, beta_star, eta_a, eta_w)
     t = _finite("t", t)
     if np.any(t < 0):
         raise ValueError("times must be non-negative")
-    sums = _sums(a0, w0, beta_star, eta_a, eta_w, s, delta, Om)
     Ghat, Nhat, Phat, _ = _scaled_GNP(t, a0, s, delta, Om, sums, eta_a, eta_w)
     root = np.sqrt(Nhat)
     a = a0 * Ghat / root
