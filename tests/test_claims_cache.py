@@ -94,3 +94,20 @@ def test_report_shows_a_table_not_a_repr():
     assert md.startswith("| claim |") and "A test claim that counts its calls." in md
     assert "0 (sympy)" in md and "<" not in md
     assert rep["zz-cache-counted"].error == 0.25
+
+
+@claims.claim("zz-cache-two-digit-tol", "chzz", "numeric", "A claim with a two-digit tolerance.",
+              tol=2.5e-3, tol_reason="test")
+def _two_digit():
+    return 2.4e-3, {}
+
+
+def test_tables_print_a_tolerance_exactly():
+    # 2.5e-3 printed to one digit reads "2e-03", a tighter bound than the claim checks
+    rep = claims.report("zz-cache-two-digit-tol", "zz-cache-counted")
+    md = rep._repr_markdown_()
+    assert "| 2.5e-03 |" in md and "| 1e+00 |" in md
+    text = claims.table(list(rep.results))
+    assert "2.5e-03" in text and "2e-03" not in text.replace("2.5e-03", "")
+    markdown = claims.table(list(rep.results), fmt="markdown")
+    assert "| 2.5e-03 |" in markdown

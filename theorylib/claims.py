@@ -295,8 +295,17 @@ def _fmt_error(r: Result) -> str:
     return f"{r.error:.1e}"
 
 
+def _fmt_tol_value(tol: float) -> str:
+    """The tolerance with as few digits as show it exactly (2.5e-3 is not printed as 2e-03)."""
+    for digits in range(17):
+        text = f"{tol:.{digits}e}"
+        if float(text) == tol:
+            return text
+    return repr(tol)
+
+
 def _fmt_tol(r: Result) -> str:
-    return "exact" if r.claim.kind == "symbolic" else f"{r.claim.tol:.0e}"
+    return "exact" if r.claim.kind == "symbolic" else _fmt_tol_value(r.claim.tol)
 
 
 def table(results: list[Result], fmt: str = "text") -> str:
@@ -324,7 +333,7 @@ def table(results: list[Result], fmt: str = "text") -> str:
         return "\n".join(out)
     rows = [
         (r.claim.label, r.claim.chapter, r.claim.kind, f"{r.error:.2e}",
-         f"{r.claim.tol:.0e}" if r.claim.tol else "exact", "pass" if r.passed else "FAIL",
+         _fmt_tol_value(r.claim.tol) if r.claim.tol else "exact", "pass" if r.passed else "FAIL",
          f"{r.seconds:.2f}")
         for r in results
     ]
