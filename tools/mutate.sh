@@ -115,6 +115,19 @@ if done and status.get("not checked"):
     half = z * (p * (1 - p) / done + z * z / (4 * done * done)) ** 0.5 / (1 + z * z / done)
     print(f"sample of {done} of {done + status['not checked']} mutants: "
           f"95% interval for the full score {100 * (mid - half):.1f}-{100 * (mid + half):.1f}%")
+# per module, as in tools/mutation/README.md (the module is the name up to its mangled function)
+per = collections.defaultdict(collections.Counter)
+for l in lines:
+    name, st = (x.strip() for x in l.rsplit(":", 1))
+    if st != "not checked":
+        per[re.split(r"\.x[_\u01c1]", name, maxsplit=1)[0]][st] += 1
+if per:
+    print("| module | mutants | killed | survived | no tests | timeout | score |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for mod, c in sorted(per.items()):
+        n = sum(c.values())
+        print(f"| {mod} | {n} | {c['killed']} | {c['survived']} | {c['no tests']} | "
+              f"{c['timeout']} | {100 * c['killed'] / n:.1f}% |")
 print("survivors:")
 for l in lines:
     if l.rsplit(":", 1)[1].strip() in ("survived", "no tests", "timeout", "suspicious"):
