@@ -83,11 +83,12 @@ def mode_strength(t, s, u0, tau=1.0):
         before_pole = (r < 1) & (x <= np.log1p(-np.minimum(r, 1.0)))
     if np.any(before_pole):
         raise ValueError("t is before the pole: from u0 > s the solution exists only for t > (τ/2s) ln(1 − s/u0)")
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # 1 + (s/u0 − 1)e can be 0
         e = np.exp(-x)
         u = s / (1.0 + (s / u0 - 1.0) * e)
-        # u0 ≫ s: 1 + (s/u0 − 1)e cancels; (1 − e) + (s/u0)e has no cancellation for t ≥ 0
-        u = np.where((r < 0.5) & (x >= 0), s / (-np.expm1(-x) + r * e), u)
+        # u0 ≫ s: 1 + (s/u0 − 1)e cancels; (1 − e) + (s/u0)e has no cancellation for t ≥ 0, and
+        # for t < 0 (after the pole, |x| < ln 2) none beyond what the pole itself forces
+        u = np.where(r < 0.5, s / (-np.expm1(-x) + r * e), u)
         # u0 = s is a fixed point (0·inf for t → −∞ in the general form)
         return np.where(r == 1, s * np.ones_like(u), u)
 
@@ -199,11 +200,15 @@ def unbalanced_limit(s, a0, b0):
     # fixed point): (root − |c|)/2 would cancel to 0 when |c| ≫ s; hypot does not overflow
     big = np.sqrt((np.abs(c) + np.hypot(c, 2 * s)) / 2)
     small = s / big
-    a_mag = np.where(c >= 0, big, small)
-    b_mag = np.where(c >= 0, small, big)
+    # which start is larger from |a0|, |b0| (c and a0·b0 underflow to 0 for starts below ~1e-154);
+    # a balanced start |a0| = |b0| ends balanced, both magnitudes `big` = √s (not s/√s for one)
+    a_big = np.abs(a0) >= np.abs(b0)
+    b_big = np.abs(b0) >= np.abs(a0)
+    a_mag = np.where(a_big, big, small)
+    b_mag = np.where(b_big, big, small)
     # the variable with the larger magnitude never crosses zero; for c = 0, a = b keeps its sign
-    sign = np.where(c >= 0, np.sign(a0), np.sign(b0))
-    saddle = (c == 0) & (a0 * b0 <= 0)
+    sign = np.where(a_big, np.sign(a0), np.sign(b0))
+    saddle = a0 == -b0  # the saddle's stable manifold w₀ = −a₀ (including the origin)
     a_inf = np.where(saddle, 0.0, sign * a_mag)
     b_inf = np.where(saddle, 0.0, sign * b_mag)
     return a_inf, b_inf
