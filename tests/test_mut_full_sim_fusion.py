@@ -329,6 +329,27 @@ def test_gaussian_numel_init_uses_the_authors_per_block_scales():
             np.testing.assert_array_equal(p[name][e], expect)
 
 
+def test_gaussian_numel_init_scales_unequal_branch_blocks_by_their_own_size():
+    """With d_a != d_b the two blocks of the first branch layer have h*d_a and h*d_b entries;
+    each is drawn with std / sqrt(its own size), so each block has Frobenius norm ~ std (the
+    docstring's promise). Dividing by the layer's average block size instead would give the
+    blocks norms std * sqrt(2 d / (d_a + d_b)): here 0.63 std and 1.26 std."""
+    std, h, d_a, d_b = 0.1, 4, 1, 3
+    net = fs.FusionNet(d_a, d_b, 3, [3], h)  # W1, W2 branch layers, W3 the fusion layer
+    p = fs.gaussian_init(net, std, seed=5, scheme="numel")
+    rng = np.random.default_rng(5)
+    G = {n: rng.standard_normal((1, net.widths[l + 1], net.widths[l]))[0]
+         for l, n in enumerate(net.names)}
+    W1 = p["W1"][0]
+    np.testing.assert_array_equal(W1[:h, :d_a], std / np.sqrt(h * d_a) * G["W1"][:h, :d_a])
+    np.testing.assert_array_equal(W1[h:, d_a:], std / np.sqrt(h * d_b) * G["W1"][h:, d_a:])
+    assert np.all(W1[:h, d_a:] == 0) and np.all(W1[h:, :d_a] == 0)
+    W2 = p["W2"][0]
+    for rows in (slice(0, h), slice(h, 2 * h)):
+        np.testing.assert_array_equal(W2[rows, rows], std / np.sqrt(h * h) * G["W2"][rows, rows])
+    np.testing.assert_array_equal(p["W3"][0], np.sqrt(2.0) * std / np.sqrt(2 * h) * G["W3"])
+
+
 # --------------------------------------------------------------------------- measurements
 def test_first_crossing_error_message():
     with raises("t must be (T,) or (T, E) matching w"):

@@ -491,16 +491,18 @@ def gaussian_init(net: FusionNet, std, n_ensemble=None, seed=0, scheme="iid"):
         if scheme == "iid":
             params[name] = std * G * mask
             continue
-        scale = np.empty(E)
+        scale = np.empty(shape)
         for e in range(E):
             lf = int(net.fusion_layer[e if net.n_members > 1 else 0])
-            branch = l + 1 < lf
-            if branch:  # one branch block: half the unmasked entries
-                numel = mask[e].sum() / 2
-                scale[e] = std / np.sqrt(numel)
+            m = mask[e]
+            if l + 1 < lf:
+                # block-diagonal: an entry's row holds as many unmasked entries as its block has
+                # columns, and its column as many as the block has rows (d_a ≠ d_b: unequal blocks)
+                numel = m.sum(axis=1, keepdims=True) * m.sum(axis=0, keepdims=True)
+                scale[e] = std / np.sqrt(np.maximum(numel, 1.0))
             else:
-                scale[e] = np.sqrt(2.0) * std / np.sqrt(mask[e].sum())
-        params[name] = scale[:, None, None] * G * mask
+                scale[e] = np.sqrt(2.0) * std / np.sqrt(m.sum())
+        params[name] = scale * G * mask
     return params
 
 
