@@ -257,3 +257,32 @@ def test_fitted_part_below():
             match=re.escape("trace_yy = 0 is below tr Σ_yx Σ_xx⁺ Σ_xy (0.5)"))
     assert v.fitted_part_below("e_yy", 1.0 - 2e-9, 1.0, rtol=1e-8) is not None
     assert v.fitted_part_below("e_yy", 0.0, 1e-9) == 0.0  # exactly at the tolerance passes
+
+
+@pytest.mark.parametrize("x", [1 + 1j, np.array([1.0, 2 + 0j]), [0.5, 1j], np.complex64(3)],
+                         ids=["python-complex", "complex-array", "list-with-complex", "complex64"])
+def test_complex_input_is_rejected_not_cast_to_its_real_part(x):
+    # numpy's float cast drops the imaginary part with only a ComplexWarning
+    msg = "^x must be real; got a complex value "
+    for check in (v.finite, v.positive, v.nonnegative, v.nonempty):
+        with pytest.raises(ValueError, match=msg):
+            check("x", x)
+    with pytest.raises(ValueError, match=msg):
+        v.broadcastable(x=x, y=1.0)
+
+
+def test_broadcastable_names_a_non_numeric_argument():
+    with pytest.raises(ValueError, match=r"^y must be numeric; got 'abc'$"):
+        v.broadcastable(x=1.0, y="abc")
+
+
+def test_complex_input_to_closed_forms_and_toy_data_is_an_error():
+    from theorylib.sim import fusion as fs
+    from theorylib.theory import deep_linear as dl
+    with pytest.raises(ValueError, match="^t must be real"):
+        dl.mode_strength(np.array([1 + 1j]), 1.0, 0.1)
+    for r, rho in ((np.array([1 + 1j]), 0.5), (1.0, 0.5 + 0j)):
+        with pytest.raises(ValueError, match=r"^need real r > 0 and \|rho\| < 1$"):
+            fs.toy_moments(r, rho)
+        with pytest.raises(ValueError, match=r"^need real r > 0 and \|rho\| < 1$"):
+            fs.toy_mixing(r if np.ndim(r) == 0 else r[0], rho)

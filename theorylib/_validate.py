@@ -19,6 +19,9 @@ __all__ = [
 
 
 def _arr(name, x):
+    # numpy would drop the imaginary part with only a ComplexWarning
+    if np.iscomplexobj(x):
+        raise ValueError(f"{name} must be real; got a complex value {x!r}")
     try:
         return np.asarray(x, dtype=float)
     except (TypeError, ValueError) as exc:
@@ -179,8 +182,9 @@ def times(name: str, t, *, nonnegative=True, nondecreasing=False, allow_empty=Fa
 
 def broadcastable(**arrays):
     """Broadcast named arrays together; on failure the message lists every name and shape."""
+    values = [_arr(n, a) for n, a in arrays.items()]
     try:
-        return np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in arrays.values()))
+        return np.broadcast_arrays(*values)
     except ValueError:
         desc = ", ".join(f"{k} {np.shape(v)}" for k, v in arrays.items())
         raise ValueError(f"shapes do not broadcast together: {desc}") from None

@@ -153,6 +153,8 @@ def toy_mixing(r, rho):
 
     So ``σ_A = r``, ``σ_B = 1`` and ``corr(x_A, x_B) = ρ``.
     """
+    if np.iscomplexobj(r) or np.iscomplexobj(rho):
+        raise ValueError("need real r > 0 and |rho| < 1")
     r, rho = float(r), float(rho)
     if not (np.isfinite(r) and np.isfinite(rho)) or r <= 0 or abs(rho) >= 1:
         raise ValueError("need r > 0 and |rho| < 1")
@@ -164,6 +166,8 @@ def toy_moments(r, rho) -> FusionMoments:
 
     Computed from the generative model (``Σ = MMᵀ``, ``y = x_A + x_B``), not from a formula.
     """
+    if np.iscomplexobj(r) or np.iscomplexobj(rho):
+        raise ValueError("need real r > 0 and |rho| < 1")
     r, rho = np.broadcast_arrays(np.atleast_1d(np.asarray(r, float)), np.atleast_1d(np.asarray(rho, float)))
     Ms = np.stack([toy_mixing(a, b) for a, b in zip(r.ravel(), rho.ravel())])
     S = Ms @ np.swapaxes(Ms, 1, 2)
