@@ -175,8 +175,8 @@ def split_function(beta0, delta, eta_a=1.0, eta_w=1.0, sign=1.0):
         while h(hi) <= 0:
             hi *= 2.0
         lo = hi / 2.0
-        while h(lo) > 0:
-            lo /= 2.0
+        while h(lo) > 0:  # keep the bracket [lo, 2 lo]: from [lo, 1] brentq may need > 500 steps
+            hi, lo = lo, lo / 2.0
         a[e] = brentq(h, lo, hi, xtol=1e-300, rtol=4 * np.finfo(float).eps, maxiter=500)
     a = sg * a
     return {"a": a, "w": b / a[:, None]}
