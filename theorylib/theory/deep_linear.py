@@ -76,7 +76,7 @@ def mode_strength(t, s, u0, tau=1.0):
     tau = _pos("tau", tau)
     t = _v.finite("t", t)
     _v.broadcastable(t=t, s=s, u0=u0, tau=tau)
-    x = 2.0 * s * t / tau
+    x = 2.0 * (s * t) / tau  # s·t first: t = 0 gives x = 0 even where 2s overflows
     r = s / u0
     # from u0 > s the solution blows up backwards in time, at x* = ln(1 − s/u0) < 0
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -112,11 +112,20 @@ def learning_time(s, u0, u, tau=1.0):
     u = _pos("u", u)
     tau = _pos("tau", tau)
     _v.broadcastable(s=s, u0=u0, u=u, tau=tau)
-    if np.any((u0 - s) * (u - s) <= 0):
+    # signs, not products: (u0 − s)(u − s) underflows to 0 for arguments below ~1e-154
+    if np.any(np.sign(u0 - s) * np.sign(u - s) <= 0):
         raise ValueError("u0 and u must lie strictly on the same side of s: the mode approaches s but never reaches it")
-    if np.any((u - u0) * (s - u0) < 0):
+    if np.any(np.sign(u - u0) * np.sign(s - u0) < 0):
         raise ValueError("u must lie between u0 and s: the mode moves from u0 towards s, so u is never reached (the time would be negative)")
-    return tau / (2 * s) * np.log(u * (s - u0) / (u0 * (s - u)))
+    tiny = np.finfo(float).tiny
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        ratio = u * (s - u0) / (u0 * (s - u))
+        # where the products u(s − u0), u0(s − u) under- or overflow: a sum of logs instead
+        logs = (np.log(u) - np.log(u0)) + (np.log(np.abs(s - u0)) - np.log(np.abs(s - u)))
+        good = (np.isfinite(ratio) & (ratio >= tiny) & (np.abs(u * (s - u0)) >= tiny)
+                & (np.abs(u0 * (s - u)) >= tiny))
+        t = tau / (2 * s) * np.where(good, np.log(np.where(good, ratio, 1.0)), logs)
+    return _v.finite_result("the learning time", t, "s, u0, u or τ too extreme")
 
 
 def half_learning_time(s, u0, tau=1.0):
@@ -195,10 +204,19 @@ def unbalanced_limit(s, a0, b0):
     if not (np.all(np.isfinite(a0)) and np.all(np.isfinite(b0))):
         raise ValueError("a0 and b0 must be finite")
     s, a0, b0 = _v.broadcastable(s=s, a0=a0, b0=b0)
-    c = a0**2 - b0**2
-    # the larger magnitude from a sum, the smaller as s / larger (their product is s at the
-    # fixed point): (root − |c|)/2 would cancel to 0 when |c| ≫ s; hypot does not overflow
-    big = np.sqrt((np.abs(c) + np.hypot(c, 2 * s)) / 2)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        c = a0**2 - b0**2
+        # the larger magnitude from a sum, the smaller as s / larger (their product is s at the
+        # fixed point): (root − |c|)/2 would cancel to 0 when |c| ≫ s; hypot does not overflow
+        big = np.sqrt((np.abs(c) + np.hypot(c, 2 * s)) / 2)
+        # starts above ~1e154: a0² overflows, though |c| = (||a0| − |b0||)(|a0| + |b0|) need not,
+        # and √|c| = √p·√(2h) with h = (|a0| + |b0|)/2 stays finite up to the float limit
+        p, h = np.abs(np.abs(a0) - np.abs(b0)), np.abs(a0) / 2 + np.abs(b0) / 2
+        c2 = 2 * p * h
+        big2 = np.sqrt((c2 + np.hypot(c2, 2 * s)) / 2)
+        huge = np.sqrt(p) * np.sqrt(h) * np.sqrt(1 + np.hypot(1.0, s / p / h))  # p > 0 here
+        big = np.where(np.isfinite(big), big, np.where(np.isfinite(big2), big2, huge))
+    big = _v.finite_result("the end point", big, "a0, b0 or s too large")
     small = s / big
     # which start is larger from |a0|, |b0| (c and a0·b0 underflow to 0 for starts below ~1e-154);
     # a balanced start |a0| = |b0| ends balanced, both magnitudes `big` = √s (not s/√s for one)
@@ -254,6 +272,13 @@ def deep_learning_time(s, u0, u, n_weights, tau=1.0):
             power = np.where(N == 2, np.log(y), y ** (2 - N) / np.where(N == 2, 1.0, 2 - N))
         return power + 0.5 * y**2 * hyp2f1(1.0, 2.0 / N, 1.0 + 2.0 / N, y**N)
 
-    y0 = (u0 / s) ** (1.0 / N)
-    y1 = (u / s) ** (1.0 / N)
-    return tau * s ** (2.0 / N - 2.0) * (F(y1, N) - F(y0, N))
+    # (u0/s)^(1/L) through logs: u0/s itself underflows to 0 when u0 ≪ s, though its root need not
+    def root(x):
+        q = x / s
+        with np.errstate(divide="ignore"):
+            return np.where(q >= np.finfo(float).tiny, q ** (1.0 / N), np.exp((np.log(x) - np.log(s)) / N))
+
+    y0, y1 = root(u0), root(u)
+    with np.errstate(over="ignore", invalid="ignore"):
+        t = tau * s ** (2.0 / N - 2.0) * (F(y1, N) - F(y0, N))
+    return _v.finite_result("the learning time", t, "s, u0, u, n_weights or τ too extreme")
