@@ -257,18 +257,28 @@ def test_paired_decoupled_init_size_messages_use_the_rows_of_u_and_v():
 
 
 @pytest.mark.parametrize("which", ["U", "V"])
-def test_paired_decoupled_init_converts_u_and_v_to_float_first(which):
-    """Non-numeric U or V fails in numpy's own float conversion, before any other check.
-
-    The expected message is computed here from ``np.asarray(..., dtype=float)``, so the test
-    does not depend on numpy's wording.
-    """
+def test_paired_decoupled_init_names_a_non_numeric_u_or_v(which):
     bad = [["a", "b"], ["c", "d"]]
-    with pytest.raises(ValueError) as want:
-        np.asarray(bad, dtype=float)
     U, V = (bad, np.eye(2)) if which == "U" else (np.eye(2), bad)
-    with raises(str(want.value)):
+    with raises(f"{which} must be numeric; got [['a', 'b'], ['c', 'd']]"):
         bf.paired_decoupled_init(U, V, 4, 0.1)
+    with raises(f"{which} must be finite (no NaN or inf)"):
+        bf.paired_decoupled_init(*((np.full((2, 2), np.nan), np.eye(2)) if which == "U"
+                                   else (np.eye(2), np.full((2, 2), np.nan))), 4, 0.1)
+
+
+def test_grad_at_zero_given_as_a_fraction_gives_float_gradients():
+    """sigma'(0) = 1/2 as Fraction(1, 2) must give the same float64 gradient as 0.5 (an object
+    array would leak into the weights' update otherwise)."""
+    W = np.array([[[0.0, 1.0], [1.0, 1.0]]])  # unit 0 has pre-activation exactly 0 on both samples
+    p = {"W1": W, "W2": np.array([[[0.5, -2.0]]])}
+    data = bf.Samples([[1.0, 0.0], [-1.0, 0.0]], [[1.0], [-1.0]])
+    g_half = bf.BiasFreeNet((2, 2, 1), alpha=0.2, grad_at_zero=0.5).grad(p, data)
+    g_frac = bf.BiasFreeNet((2, 2, 1), alpha=0.2, grad_at_zero=Fraction(1, 2)).grad(p, data)
+    for n in p:
+        assert g_frac[n].dtype == np.float64
+        np.testing.assert_array_equal(g_frac[n], g_half[n])
+    assert bf.BiasFreeNet((2, 2, 1), grad_at_zero=Fraction(1, 2)).grad_at_zero == 0.5
 
 
 # ====================================================================== theory.bias_free_relu

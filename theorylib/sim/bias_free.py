@@ -207,7 +207,8 @@ class BiasFreeNet:
         self.n_layers = len(widths) - 1
         self.names = tuple(f"W{l + 1}" for l in range(self.n_layers))
         self.alpha = a
-        self.grad_at_zero = grad_at_zero
+        # a float, so Fraction(1, 2) or "0.5" give the same float64 gradients as 0.5
+        self.grad_at_zero = None if grad_at_zero is None else float(grad_at_zero)
 
     # ------------------------------------------------------------------ helpers
     def _leak(self, n_ens):
@@ -366,8 +367,8 @@ def paired_decoupled_init(U, V, n_hidden: int, u0, n_ensemble: int = 1, seed: in
     mirror units double it, so the *raw* product ``W2 W1`` (summed over all ``n_hidden`` units)
     has strength ``u0`` on each listed mode, and ``W1 W1ᵀ = W2ᵀ W2`` (balanced).
     """
-    U = np.asarray(U, dtype=float)
-    V = np.asarray(V, dtype=float)
+    U = _v.finite("U", U)
+    V = _v.finite("V", V)
     h = _even_hidden(_v.integer("n_hidden", n_hidden))
     u0 = _v.nonempty("u0", _v.finite("u0", u0))
     if np.any(u0 <= 0):
