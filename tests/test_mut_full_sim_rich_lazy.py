@@ -218,3 +218,42 @@ def test_relu_init_accepts_large_integer_scales():
 def test_teacher_readouts_take_both_signs():
     _, _, T_ = rs.teacher_student_data(10, 3, 40, seed=0)
     assert set(T_["a"]) == {-1.0, 1.0}
+
+
+@pytest.mark.parametrize("beta0, delta, eta_a, eta_w", [
+    ([1e-150], -1e40, 1.0, 1.0),          # a0 = 1e-170: x*x underflowed to 0 (ZeroDivisionError)
+    ([1e-160], -1.0, 1.0, 1.0),           # |beta0|^2 subnormal: a0 was 5.6e-6 off (relative)
+    ([3e-200, 4e-200], -1.0, 1.0, 1.0),   # numpy's norm squares first: 0 for this vector
+    ([1e200, 1e200], 1.0, 1.0, 1.0),      # (|beta0|/x)**2 raised OverflowError on the way up
+    ([1e300], -1e300, 2.0, 0.5),
+    ([0.3, 0.4], 0.5, 1.0, 3.0),
+], ids=["tiny-readout", "subnormal-norm-squared", "norm-underflows", "huge-function", "huge-both",
+        "ordinary"])
+def test_split_function_meets_both_constraints_across_the_float_range(beta0, delta, eta_a, eta_w):
+    """The split must satisfy a0 * w0 = beta0 and eta_w a0^2 - eta_a |w0|^2 = delta; the readout
+    is checked against a0^2 = (delta + sqrt(delta^2 + 4 eta_a eta_w |beta0|^2)) / (2 eta_w)
+    evaluated with Python's exact rationals for the squares (then rounded once)."""
+    out = _split(beta0, delta, eta_a=eta_a, eta_w=eta_w)
+    a = float(out["a"][0])
+    b2 = sum(Fraction(x) ** 2 for x in beta0)
+    d, ea, ew = Fraction(delta), Fraction(eta_a), Fraction(eta_w)
+    disc = d * d + 4 * ea * ew * b2
+    # sqrt of a rational to double precision via integer square roots at a large scale
+    scale = 10 ** 700
+    root = Fraction(math.isqrt(int(disc * scale * scale)), scale)
+    if d >= 0:
+        a2 = (d + root) / (2 * ew)
+    else:  # no cancellation: (d + root) = 4 ea ew b2 / (root - d)
+        a2 = 2 * ea * b2 / (root - d)
+    a_ref = math.sqrt(float(a2)) if 1e-300 < a2 < 1e300 else float(
+        Fraction(math.isqrt(int(a2 * scale * scale)), scale))
+    assert abs(a - a_ref) <= 4e-15 * a_ref
+    np.testing.assert_allclose(a * out["w"][0], beta0, rtol=4e-15, atol=0)
+
+
+def test_split_function_names_a_readout_beyond_the_float_range():
+    # a0^2 ~ delta / eta_w: 1e300 / 1e-310 gives a0 ~ 1e305, a float; 1e308 / 1e-310 gives
+    # a0 ~ 1e309, beyond it, and the bracket search used to double to inf and loop forever
+    assert float(_split([1.0], 1e300, eta_a=1.0, eta_w=1e-310)["a"][0]) == pytest.approx(1e305, rel=1e-9)
+    with pytest.raises(ValueError, match=r"^the readout a0 of member 0 exceeds the float range"):
+        _split([1.0], 1e308, eta_a=1.0, eta_w=1e-310)

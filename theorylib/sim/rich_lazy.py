@@ -167,13 +167,20 @@ def split_function(beta0, delta, eta_a=1.0, eta_w=1.0, sign=1.0):
         raise ValueError("sign must be +1 or -1")
     a = np.empty(E)
     for e in range(E):
-        b2 = float(b[e] @ b[e])
-        if b2 == 0 and dl[e] <= 0:
+        # ‖β₀‖ scaled by its largest entry, and (‖β₀‖/x)² rather than ‖β₀‖²/x²: for ‖β₀‖ or x
+        # below ~1e-154 the squares underflow (a division by zero, or a subnormal with few digits)
+        m = float(np.max(np.abs(b[e]))) if b.shape[1] else 0.0
+        bn = m * float(np.linalg.norm(b[e] / m)) if m > 0 else 0.0
+        if bn == 0 and dl[e] <= 0:
             raise ValueError("beta0 = 0 with delta <= 0 forces a0 = 0: no split exists")
-        h = lambda x, b2=b2, de=dl[e]: eta_w * x * x - eta_a * b2 / (x * x) - de if x > 0 else -np.inf
+        # products, not ** (a Python float raises OverflowError on ** but gives inf on *)
+        h = lambda x, bn=bn, de=dl[e]: eta_w * x * x - eta_a * (bn / x) * (bn / x) - de if x > 0 else -np.inf
         hi = 1.0
         while h(hi) <= 0:
             hi *= 2.0
+            if not np.isfinite(hi):
+                raise ValueError(f"the readout a0 of member {e} exceeds the float range "
+                                 f"(eta_w = {eta_w:g}, eta_a = {eta_a:g}, delta = {dl[e]:g})")
         lo = hi / 2.0
         while h(lo) > 0:  # keep the bracket [lo, 2 lo]: from [lo, 1] brentq may need > 500 steps
             hi, lo = lo, lo / 2.0
