@@ -254,3 +254,14 @@ def test_balanced_solution_just_past_2S_700_is_exact_to_rounding():
     t = np.array([700.2, 700.5, 701.0]) / 2 - np.arctanh(phi0)
     mu, _ = rl.balanced_solution(t, s, mu0, phi0)
     np.testing.assert_allclose(mu, _balanced_mp(t, s, mu0, phi0), rtol=1e-14)
+
+
+def test_riccati_nu_stays_at_the_unstable_fixed_point():
+    """nu0 = -(delta + Omega)/2 is a fixed point of nu' = eta_a eta_w s^2 - delta nu - nu^2
+    (r = -1): nu stays there for every t, including t where tanh(Omega t / 2) rounds to 1."""
+    for delta, s, nu0 in ((0.0, 1.0, -1.0), (3.0, 2.0, -4.0)):  # Omega = 2 and 5
+        Om = np.sqrt(delta**2 + 4 * s**2)
+        assert nu0 == -(delta + Om) / 2
+        nu = rl.riccati_nu(np.array([0.0, 1.0, 30.0, 1e3]), delta, s, nu0)
+        assert np.all(np.isfinite(nu))
+        np.testing.assert_array_equal(nu, np.full(4, nu0))

@@ -363,6 +363,8 @@ def riccati_nu(t, delta, s, nu0, eta_a=1.0, eta_w=1.0):
     if Om == 0:
         raise ValueError("Ω = 0 (δ = 0 and s = 0): degenerate Riccati equation")
     r = (2 * nu0 + delta) / Om
+    if r == -1:  # ν₀ is the unstable fixed point −(δ + Ω)/2; (th − 1)/(1 − th) is 0/0 once th = 1
+        return np.full(t.shape, -delta / 2 - Om / 2)
     th = np.tanh(Om * t / 2)
     with np.errstate(divide="ignore"):
         return -delta / 2 + Om / 2 * (th + r) / (1 + r * th)
