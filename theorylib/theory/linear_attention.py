@@ -364,7 +364,9 @@ def merged_time_course(t, D, N, w_init, lam=1.0, tau=1.0):
     t = _v.finite("t", t)
     with np.errstate(over="ignore"):
         em = np.exp(-2.0 * lam**2 * np.sqrt(D) * t / tau)
-        sigma = 1.0 / (lam * s * (1.0 - em) + np.sqrt(D) / w0**2 * em)
+        # λs(1 − E⁻¹) + (√D/w²)E⁻¹ written so that E⁻¹ = inf (t ≪ 0) gives σ = 0, not inf − inf
+        coef = np.sqrt(D) / w0**2 - lam * s
+        sigma = 1.0 / (lam * s + (coef * em if coef != 0 else 0.0))
     loss = D * lam * (1.0 - 2.0 * lam * sigma + lam**2 * s * sigma**2)
     return sigma, loss
 
@@ -504,9 +506,9 @@ def head_strength(t, v0, eigenvalue, trace, N, tau=1.0):
     target = implicit_F(u0) + t * lam**2 * vs / tau  # F(u(t)); F increases from -inf to +inf on (0,1)
     lo = np.full(t.shape, u0)
     hi = np.ones(t.shape)
-    for _ in range(200):
+    for _ in range(1200):  # enough to reach a relative width 1e-15 even from a subnormal u0
         mid = 0.5 * (lo + hi)
-        if np.all(hi - lo < 1e-15):
+        if np.all(hi - lo < 1e-15 * lo):  # relative: u(t) ≪ 1 for a small v0
             break
         up = implicit_F(np.clip(mid, 1e-300, 1 - 1e-16)) < target
         lo = np.where(up, mid, lo)
@@ -611,10 +613,16 @@ def unbalanced_drop_time(lam, tr, N, v0, kappa0, tau=1.0):
         hi *= 2.0
         if not np.isfinite(hi) or hi > 1e300:
             raise ValueError("no midpoint found: arguments too extreme")
-    vmid = brentq(f, v0, hi, xtol=1e-15 * max(1.0, hi), rtol=4 * np.finfo(float).eps)
+    vmid = brentq(f, v0, hi, xtol=1e-15 * v0, rtol=4 * np.finfo(float).eps)  # relative: vmid ≥ v0
     rhs = lambda v: (v * v - delta) * (lam**2 - lam**3 * c * v * (v * v - delta))
     try:
-        val = quad(lambda v: 1 / rhs(v), v0, vmid, epsabs=0, epsrel=1e-12, limit=400)[0]
+        # pieces no wider than a factor 4: over many decades (v0 ≪ vmid) one quad of ~1/v²
+        # gives garbage (even negative times); on each piece it converges at once
+        n = max(1, int(np.ceil((np.log(vmid) - np.log(v0)) / np.log(4.0))))
+        edges = np.geomspace(v0, vmid, n + 1)
+        edges[0], edges[-1] = v0, vmid
+        val = sum(quad(lambda v: 1 / rhs(v), a, b, epsabs=0, epsrel=1e-12, limit=400)[0]
+                  for a, b in zip(edges[:-1], edges[1:]))
     except ZeroDivisionError:  # λ² underflows to 0: the time is too long for a float
         val = np.inf
     return _v.finite_result("the drop time", tau * val, "λ, v0, κ0 or τ too extreme")
