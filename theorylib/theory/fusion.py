@@ -419,6 +419,8 @@ def _log_fusion_times(depth, fusion_layer, sigma, sigma_yx, d_a, u0):
                 return y + np.log(abs(k + (1.0 - k) * np.exp(-y)))
             if Lf == 2:
                 return k * y
+            if k >= 1.0:  # tied drives: β = x exactly (log1p(expm1(py)) is log1p(−1) = −inf once e^{py} < 2⁻⁵⁴)
+                return y
             return np.log1p(min(k, 1.0) * np.expm1(p * y)) / p
 
     def integrand(y):
