@@ -175,7 +175,7 @@ def test_split_function_converges_for_tiny_functions_with_negative_delta():
     and brentq gave up after 500 steps (RuntimeError)."""
     p = _split([1e-150, 0.0], -1.0)
     _assert_split(p, [1e-150, 0.0], -1.0)
-    assert p["a"][0] == pytest.approx(1e-150, rel=1e-13)  # a0^2 = (-1 + sqrt(1 + 4e-300)) / 2
+    assert p["a"][0] == pytest.approx(1e-150, rel=1e-13, abs=0)  # a0^2 = (-1 + sqrt(1 + 4e-300)) / 2
 
 
 # =============================================================== TwoLayerReLU and its inits

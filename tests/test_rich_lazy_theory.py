@@ -253,7 +253,7 @@ def test_split_init_no_cancellation_for_negative_delta():
     b0 = np.array([1e-9, 0.0])
     a0, w0 = rl.split_init(b0, -4.0)
     # η_w a₀² is the positive root of x² − δx − κ‖β₀‖² = 0, ≈ κ‖β₀‖²/|δ| = 2.5e-19
-    assert a0**2 == pytest.approx(1e-18 / 4.0, rel=1e-12)
+    assert a0**2 == pytest.approx(1e-18 / 4.0, rel=1e-12, abs=0)  # abs=0: the default 1e-12 would pass any a0² below it
     assert rl.conserved_quantity(a0, w0) == pytest.approx(-4.0, rel=1e-14)
 
 
