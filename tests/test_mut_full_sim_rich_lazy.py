@@ -129,7 +129,7 @@ def test_split_function_of_the_zero_function_with_positive_delta(delta, eta_w, a
     """beta0 = 0, delta > 0: w0 = 0 and eta_w a0^2 = delta (any delta > 0, also delta <= 1, down
     to a subnormal delta, where the halving search meets the root 2^-515 exactly)."""
     p = _split([0.0, 0.0], delta, eta_w=eta_w)
-    assert p["a"][0] == pytest.approx(a0, rel=1e-15)
+    assert p["a"][0] == pytest.approx(a0, rel=1e-15, abs=0)
     np.testing.assert_array_equal(p["w"], [[0.0, 0.0]])
 
 

@@ -84,7 +84,7 @@ def test_fixed_point_losses_accept_e_yy_exactly_at_the_rounding_tolerance():
     S, s = np.diag([2.0, 1.0]), np.array([2.0, 1.0])
     e_yy = 3.0 * (1 - 1e-12)
     out = fu.fixed_point_losses(S, s, 1, e_yy)
-    assert out["Mstar"] == pytest.approx(0.5 * (e_yy - 3.0), rel=1e-9)
+    assert out["Mstar"] == pytest.approx(0.5 * (e_yy - 3.0), rel=1e-9, abs=0)
     assert out["MA"] == pytest.approx(0.5 * (e_yy - 2.0), rel=1e-15)
     with raises("E[y\u00b2] must be at least \u03a3_yx \u03a3\u207b\u00b9 \u03a3_yx\u1d40 "
                 "(the variance the best linear predictor explains)"):
