@@ -1,4 +1,6 @@
 """sim.engine and sim.linear: gradients, conservation, recording, determinism, error paths."""
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -376,3 +378,59 @@ def test_train_gd_leaves_the_callers_parameters_untouched():
             np.testing.assert_array_equal(p[name], before[name])
             assert not np.shares_memory(tr.params[name], p[name])
     assert tr.params["W1"].flags.c_contiguous
+
+
+def _net_and_data():
+    X = np.random.default_rng(3).standard_normal((20, 2))
+    net = sim.DeepLinear((2, 2, 2))
+    data = sim.moments_from_samples(X, X @ [[1.0, 0.5], [0.0, 2.0]])
+    return net, sim.random_init(net.widths, 0.3, n_ensemble=2, seed=4), data
+
+
+def _switching_record(first, later):
+    """A record function that returns the names ``first`` at its first call and ``later`` after."""
+    calls = []
+
+    def record(q):
+        calls.append(None)
+        names = first if len(calls) == 1 else later
+        return {n: np.full(2, float(len(calls))) for n in names}
+
+    return record
+
+
+@pytest.mark.parametrize("first, later", [(("a",), ("b",)), (("a",), ("a", "b")), (("a", "b"), ("a",))])
+@pytest.mark.parametrize("run", ["gd", "flow"])
+def test_record_must_return_the_same_names_at_every_recording(first, later, run):
+    """Rows are allocated at the first recording; a name that appears or disappears later used to
+    leave rows of uninitialised memory (values like 6.9e-310) in the Trajectory, with no error."""
+    net, p, data = _net_and_data()
+    record = _switching_record(first, later)
+    msg = (rf"^record returned the names {re.escape(str(sorted(later)))} at recording 1, but "
+           rf"{re.escape(str(sorted(first)))} at the first; it must return the same names every time$")
+    with pytest.raises(ValueError, match=msg):
+        if run == "gd":
+            sim.train_gd(net, p, data, 0.01, steps=[0, 1, 2], record=record)
+        else:
+            sim.integrate_flow(net, p, data, [0.0, 0.5, 1.0], record=record)
+
+
+@pytest.mark.parametrize("run", ["gd", "flow"])
+def test_record_must_keep_its_shapes_and_return_a_dict(run):
+    net, p, data = _net_and_data()
+    calls = []
+
+    def grows(q):
+        calls.append(None)
+        return {"a": np.zeros(len(calls))}
+
+    go = ((lambda rec: sim.train_gd(net, p, data, 0.01, steps=[0, 1], record=rec)) if run == "gd"
+          else (lambda rec: sim.integrate_flow(net, p, data, [0.0, 1.0], record=rec)))
+    with pytest.raises(ValueError, match=r"^record\['a'\] has shape \(2,\) at recording 1, but \(1,\) "
+                                         r"at the first; it must keep its shape$"):
+        go(grows)
+    with pytest.raises(ValueError, match=r"^record must return a dict of arrays; got list$"):
+        go(lambda q: [1.0])
+    # the same names and shapes every time: recorded as before
+    tr = go(lambda q: {"W1": q["W1"].copy()})
+    assert tr["W1"].shape == (2,) + p["W1"].shape

@@ -163,6 +163,30 @@ def _rates(rates, params, n_ens):
     return out
 
 
+def _store_record(recs, i, n_rows, out):
+    """Store recording ``i`` of ``record``'s output in ``recs`` (name -> array of ``n_rows`` rows).
+
+    Every recording must return the same names with the same shapes: the rows are allocated at the
+    first one, so a name returned only later, or missing later, would leave rows of uninitialised
+    memory, and a changed shape would be broadcast into the row or fail inside numpy.
+    """
+    if not isinstance(out, Mapping):
+        raise ValueError(f"record must return a dict of arrays; got {type(out).__name__}")
+    if i == 0:
+        for key, val in out.items():
+            val = np.asarray(val)
+            recs[key] = np.empty((n_rows,) + val.shape, dtype=val.dtype)
+    elif set(out) != set(recs):
+        raise ValueError(f"record returned the names {sorted(out)} at recording {i}, "
+                         f"but {sorted(recs)} at the first; it must return the same names every time")
+    for key, val in out.items():
+        val = np.asarray(val)
+        if val.shape != recs[key].shape[1:]:
+            raise ValueError(f"record[{key!r}] has shape {val.shape} at recording {i}, "
+                             f"but {recs[key].shape[1:]} at the first; it must keep its shape")
+        recs[key][i] = val
+
+
 def steps_for_times(times, lr, tau=1.0):
     """Step indices ``k = t / η`` for requested times; they must fall on whole steps.
 
@@ -251,7 +275,8 @@ def train_gd(
     rates : dict, optional
         Per-parameter rate multipliers (layer-wise learning rates).
     record : callable, optional
-        ``record(params) -> dict of ndarray (E, ...)``, evaluated at each recorded step.
+        ``record(params) -> dict of ndarray (E, ...)``, evaluated at each recorded step; it must
+        return the same names with the same shapes every time (else ``ValueError``).
     check_every : int
         Steps between divergence checks (besides every recorded step).
     blowup : float
@@ -271,7 +296,8 @@ def train_gd(
     ValueError
         On non-positive step size or τ, bad shapes, empty or non-finite ``times``/``steps``,
         unrecordable times, ``check_every`` not a positive integer, ``blowup`` not positive,
-        an unknown backend, or ``backend="numba"`` for a model/data without a kernel.
+        an unknown backend, ``backend="numba"`` for a model/data without a kernel, or a
+        ``record`` that changes the names or shapes it returns.
     ImportError
         For ``backend="numba"`` when numba cannot be imported.
     DivergenceError
@@ -331,11 +357,7 @@ def train_gd(
     def store(i, cur_loss):
         losses[i] = cur_loss
         if record is not None:
-            for key, val in record(params).items():
-                val = np.asarray(val)
-                if key not in recs:
-                    recs[key] = np.empty((n_rec,) + val.shape, dtype=val.dtype)
-                recs[key][i] = val
+            _store_record(recs, i, n_rec, record(params))
 
     def check(step, cur_loss):
         bad = ~np.isfinite(cur_loss) | (cur_loss > scale)
@@ -408,6 +430,8 @@ def integrate_flow(
 
     Parameters
     ----------
+    model, params, data, tau, rates, record
+        As in :func:`train_gd`.
     times : array_like
         Non-decreasing times ``t ≥ 0`` at which to record (``t[0]`` may be 0).
     rtol, atol : float
@@ -429,7 +453,8 @@ def integrate_flow(
     ------
     ValueError
         On bad times (empty, not finite, negative or decreasing) or τ, non-positive tolerances,
-        or if the integrator fails (message from ``solve_ivp``) or exceeds ``max_evals``.
+        or if the integrator fails (message from ``solve_ivp``) or exceeds ``max_evals``, or
+        if ``record`` changes the names or shapes it returns.
     """
     params, n_ens = _check_params(params)
     max_evals = _v.integer("max_evals", max_evals, minimum=1)
@@ -480,10 +505,6 @@ def integrate_flow(
         p = unpack(ys[:, i])
         losses[i] = model.loss(p, data)
         if record is not None:
-            for key, val in record(p).items():
-                val = np.asarray(val)
-                if key not in recs:
-                    recs[key] = np.empty((len(times),) + val.shape, dtype=val.dtype)
-                recs[key][i] = val
+            _store_record(recs, i, len(times), record(p))
     final = {n: v.copy() for n, v in unpack(ys[:, -1]).items()}
     return Trajectory(t=times, steps=None, loss=losses, records=recs, params=final)
