@@ -417,7 +417,7 @@ def implicit_residual():
 @claim("ch05-moments-isserlis", CH, "numeric",
        "The simulator's population moments (assembled from Isserlis' 4-tensor) equal the closed forms "
        "Σ_zz = ΛΓ ⊗ Λ, E[y_q z] = vec Λ², E y_q² = trΛ.", tol=1e-15,
-       tol_reason="both are exact; measured 7e-18, floating-point round-off of entries of size ~0.1", ref="sec-ch05-population")
+       tol_reason="both are exact; measured 1.4e-17, floating-point round-off of entries of size ~0.1", ref="sec-ch05-population")
 def _moments():
     Lam, _, pm = setting()
     S_th = np.kron(Lam @ la.gamma(Lam, N_CTX), Lam)

@@ -270,7 +270,7 @@ def sb_train(net, p0, data, lr, t, rec, tau=1.0):
 @claim("ch06-bias-gd-exact", CH, "numeric",
        "Under GD on centred inputs the output bias equals the discrete map ȳ + (b2(0) − ȳ)(1 − η)^k at every step, "
        "while the weights learn.", tol=1e-12, ref="thm-ch06-decouple",
-       tol_reason="exact decoupling: only rounding remains (E[x] of the centred inputs is ~1e-16); measured ~1e-16")
+       tol_reason="exact decoupling: only rounding remains (E[x] of the centred inputs is ~1e-16); measured 6.7e-16")
 def _bias_exact():
     t, tr = output_bias_run()
     Y = canonical()[0]
@@ -313,7 +313,7 @@ def _tau_gd():
 @claim("ch06-weights-unchanged", CH, "numeric",
        "With an output bias on centred inputs the weights under GD are those of the bias-free network of Chapter 1, "
        "step for step.", tol=1e-12, ref="thm-ch06-decouple",
-       tol_reason="the weight updates do not involve b2 when E[x] = 0; only rounding differs; measured ~1e-17")
+       tol_reason="the weight updates do not involve b2 when E[x] = 0; only rounding differs; measured 2.2e-16")
 def _weights_unchanged():
     _, with_bias = output_bias_run()
     _, no_bias = output_bias_run(biases=())
@@ -362,7 +362,7 @@ def _plateau():
 @claim("ch06-residual-rate", CH, "numeric",
        "The residual equation τṙ = −(1 + ‖b1‖²)r − W2W2ᵀr − (Σyx − W2W1Σxx)W1ᵀb1 equals −dm/dt computed from "
        "the simulator's gradients at random states.", tol=1e-12, ref="thm-ch06-residual",
-       tol_reason="two evaluations of the same polynomial in double precision; measured ~1e-15")
+       tol_reason="two evaluations of the same polynomial in double precision; measured 6.4e-15")
 def _residual_rate():
     Y, X, data, U, S, V = canonical()
     net = sb.BiasedLinear((P - 1, N_HIDDEN, Y.shape[1]))
@@ -634,7 +634,7 @@ def _leaf_start(s, u0):
        "already ¼ at t = 0, from the eight leaf units (the root is still negative), which start at "
        "(u0/8)(1/s1 + 2/s2 + 4/s3) ≈ 1.96u0 > ½; the TNR stays 1.", tol=1e-12, ref="thm-ch06-tnr",
        tol_reason="counts of positives are exact and the leaf output is one closed form evaluated two ways "
-                  "(eq-ch06-negative against the SVD of decoupled_outputs); measured ~1e-16; any wrong count fails")
+                  "(eq-ch06-negative against the SVD of decoupled_outputs); measured 4.4e-16; any wrong count fails")
 def _tpr_large_u0():
     Y = canonical()[0]
     s = np.sqrt(np.array([7.0, 3.0, 1.0]) / P)  # s₁, s₂, s₃ of the canonical tree
