@@ -116,3 +116,91 @@ def test_mode_strength_at_t0_for_a_huge_singular_value():
     # 2·s overflows for s > 9e307, but at t = 0 the exponent is 0 and u(0) = u0
     assert float(dl.mode_strength(0.0, 9e307, 1.0)) == 1.0
     assert abs(float(dl.mode_strength(0.0, 1.7e308, 1e300)) - 1e300) <= 2.3e-16 * 1e300  # 1 ulp
+
+
+@pytest.mark.parametrize("s, u0, u", [(1e-20, 1.0, 0.5), (1e-300, 1e-10, 5e-11), (1e-12, 1.0, 0.5),
+                                      (5e-324, 1.0, 0.5), (1e-3, 2.0, 1.0), (1.0, 1e-5, 0.5),
+                                      (1.0, 1e-200, 0.5), (3.0, 10.0, 3.0000001)])
+def test_learning_time_from_above_when_s_is_far_below_u(s, u0, u):
+    # u0 > u > s with s ≪ u: the log's argument u(s − u0)/(u0(s − u)) is 1 + O(s/u), so
+    # ln(ratio) rounded to 0 (0.0 instead of 0.5 at s = 1e-20) or kept only a few digits
+    # (0.5000445 against 0.50000000000075 at s = 1e-12), and s = 5e-324 was a false
+    # "not representable" error; as s → 0, t → (τ/2)(1/u − 1/u0)
+    with mp.workdps(700):
+        S, U0, U = mp.mpf(s), mp.mpf(u0), mp.mpf(u)
+        ref = mp.log1p(S * (U - U0) / (U0 * (S - U))) / (2 * S)
+        want = float(ref)
+    assert dl.learning_time(s, u0, u) == pytest.approx(want, rel=1e-14, abs=0)
+
+
+def _deep_time_exact(s, u0, u, L):
+    # τ = 1: ∫ dv / (L v^{2−2/L} (s − v)) from u0 to u, written over w = v − u0 ∈ [0, u − u0] so
+    # that mpmath integrates on a short interval without cancelling u0
+    with mp.workdps(50):
+        S, U0, D, L = mp.mpf(s), mp.mpf(u0), mp.mpf(u) - mp.mpf(u0), mp.mpf(L)
+        return mp.quad(lambda w: 1 / (L * (U0 + w) ** (2 - 2 / L) * (S - U0 - w)), [0, D])
+
+
+@pytest.mark.parametrize("L", [1, 2, 3, 5])
+@pytest.mark.parametrize("s, u0, u", [(1.0, 0.1, 0.1 + 1e-9), (1.0, 0.5, 0.5 + 1e-12), (2.0, 1.0, 1.0 + 1e-10),
+                                      (1.0, 0.1, 0.104), (1.0, 0.9, 0.9 + 1e-9)])
+def test_deep_learning_time_for_u_close_to_u0(s, u0, u, L):
+    # F(q1) − F(q0) cancels for u ≈ u0: the relative error was 1.1e-4 at u − u0 = 1e-12 (L = 2)
+    want = float(_deep_time_exact(s, u0, u, L))
+    assert float(dl.deep_learning_time(s, u0, u, L)) == pytest.approx(want, rel=1e-14, abs=0)
+
+
+def _deep_time_to_near_s(s, u0, u, L):
+    # τ = 1, as mpmath quadrature split geometrically towards v = s, where the integrand has its
+    # logarithmic singularity (u0 ≥ s/2 here)
+    with mp.workdps(50):
+        S, U0, U, Lm = mp.mpf(s), mp.mpf(u0), mp.mpf(u), mp.mpf(L)
+        pts = [U0] + [S - (S - U0) * mp.mpf(10) ** -k for k in range(1, 17) if S - (S - U0) * mp.mpf(10) ** -k < U]
+        return mp.quad(lambda v: 1 / (Lm * v ** (2 - 2 / Lm) * (S - v)), pts + [U])
+
+
+@pytest.mark.parametrize("L", [1, 2, 3, 9, 17, 40])
+@pytest.mark.parametrize("s, u0, u", [(1.0, 0.5, 1 - 1e-14), (1.0, 0.5, 1 - 1e-12), (1.0, 0.6, 0.999999),
+                                      (3.0, 1.5, 2.9999999)])
+def test_deep_learning_time_close_to_s(s, u0, u, L):
+    # scipy's hyp2f1 loses its digits as q^L → 1: at u = 1 − 1e-14 the time was 1.0e15 instead
+    # of 3.66 (L = 9), or a false "not representable" error (L = 1); L = 2 was 4e-6 off at
+    # u = 1 − 1e-12, where learning_time is exact
+    want = float(_deep_time_to_near_s(s, u0, u, L))
+    assert float(dl.deep_learning_time(s, u0, u, L)) == pytest.approx(want, rel=1e-14, abs=0)
+    if L == 2:
+        assert float(dl.learning_time(s, u0, u)) == pytest.approx(want, rel=1e-14, abs=0)
+
+
+def test_deep_learning_time_when_its_prefactor_overflows():
+    # τ s^{2/L−2} = 3e242 · 1e66.7 overflows although the time, 6.9575912182919297e307, does not
+    got = float(dl.deep_learning_time(1e-50, 0.5e-50, 0.53e-50, 3, 3e242))
+    assert got == pytest.approx(6.9575912182919297e307, rel=1e-13)
+    ref = 3e242 * float(_deep_time_exact(1.0, 0.5, 0.53, 3)) * 1e-50 ** (2 / 3 - 2)
+    assert got == pytest.approx(ref, rel=1e-13)
+
+
+@pytest.mark.parametrize("s, a0, b0", [(1.0, 1e11, 99999999999.99998), (1.0, 3.0, 2.9999999999),
+                                       (1e308, 1.0, 0.0), (1e308, 1e200, 3e200), (2.0, -7.5, 7.5000001)])
+def test_unbalanced_limit_for_nearly_balanced_starts_and_huge_s(s, a0, b0):
+    # a0² − b0² cancelled for nearly balanced starts (at a0 = 1e11 the end point was 1448.15
+    # instead of 1746.93) and 2s overflowed for s ≳ 9e307 (a false error)
+    with mp.workdps(60):
+        S, A, B = mp.mpf(s), mp.mpf(a0), mp.mpf(b0)
+        c = A * A - B * B
+        big = mp.sqrt((abs(c) + mp.sqrt(c * c + 4 * S * S)) / 2)
+        want_big, want_small = float(big), float(S / big)
+    w, a = (float(x) for x in dl.unbalanced_limit(s, a0, b0))
+    big_got, small_got = (abs(w), abs(a)) if abs(a0) >= abs(b0) else (abs(a), abs(w))
+    assert big_got == pytest.approx(want_big, rel=1e-14, abs=0)
+    assert small_got == pytest.approx(want_small, rel=1e-14, abs=0)
+
+
+@pytest.mark.parametrize("t, s, u0", [(-30.0, 1.0, 1 - 2**-30), (-5.0, 1.0, 1 + 2**-40), (40.0, 2.0, 2 - 2**-35)])
+def test_mode_strength_from_just_beside_s(t, s, u0):
+    # s/u0 − 1 rounded for u0 within a few ulps·2^k of s (9.3e-10 relative error at the first case);
+    # (s − u0)/u0 is exact there
+    with mp.workdps(50):
+        T, S, U0 = mp.mpf(t), mp.mpf(s), mp.mpf(u0)
+        want = float(S / (1 + (S - U0) / U0 * mp.exp(-2 * S * T)))
+    assert float(dl.mode_strength(t, s, u0)) == pytest.approx(want, rel=1e-14, abs=0)

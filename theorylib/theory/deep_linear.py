@@ -85,7 +85,7 @@ def mode_strength(t, s, u0, tau=1.0):
         raise ValueError("t is before the pole: from u0 > s the solution exists only for t > (τ/2s) ln(1 − s/u0)")
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # 1 + (s/u0 − 1)e can be 0
         e = np.exp(-x)
-        u = s / (1.0 + (s / u0 - 1.0) * e)
+        u = s / (1.0 + ((s - u0) / u0) * e)  # s − u0 is exact for u0 near s; s/u0 − 1 is not
         # u0 ≫ s: 1 + (s/u0 − 1)e cancels; (1 − e) + (s/u0)e has no cancellation for t ≥ 0, and
         # for t < 0 (after the pole, |x| < ln 2) none beyond what the pole itself forces
         u = np.where(r < 0.5, s / (-np.expm1(-x) + r * e), u)
@@ -119,12 +119,21 @@ def learning_time(s, u0, u, tau=1.0):
         raise ValueError("u must lie between u0 and s: the mode moves from u0 towards s, so u is never reached (the time would be negative)")
     tiny = np.finfo(float).tiny
     with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        # The log's argument is 1 + x with x = s q ≥ 0 and q = (u − u0)/(u0 (s − u)), so
+        # t = (τ/2) q · ln(1 + x)/x. This keeps every digit when x is small (u0 > u > s with
+        # s ≪ u: the ratio itself rounds to 1), and never divides by s (s = 5e-324 is fine).
+        q = ((u - u0) / u0) / (s - u)
+        x = s * q
+        g = np.log1p(x) / np.where(x == 0, 1.0, x)
+        g = np.where(x == 0, 1.0, g)
+        near = np.isfinite(x) & np.isfinite(q) & ((q == 0) | (np.abs(q) >= tiny))
+        # elsewhere (the quotients under- or overflow): the ratio, or a sum of logs
         ratio = u * (s - u0) / (u0 * (s - u))
-        # where the products u(s − u0), u0(s − u) under- or overflow: a sum of logs instead
         logs = (np.log(u) - np.log(u0)) + (np.log(np.abs(s - u0)) - np.log(np.abs(s - u)))
         good = (np.isfinite(ratio) & (ratio >= tiny) & (np.abs(u * (s - u0)) >= tiny)
                 & (np.abs(u0 * (s - u)) >= tiny))
-        t = tau / (2 * s) * np.where(good, np.log(np.where(good, ratio, 1.0)), logs)
+        far = tau / (2 * s) * np.where(good, np.log(np.where(good, ratio, 1.0)), logs)
+        t = np.where(near, 0.5 * tau * q * g, far)
     return _v.finite_result("the learning time", t, "s, u0, u or τ too extreme")
 
 
@@ -205,17 +214,20 @@ def unbalanced_limit(s, a0, b0):
         raise ValueError("a0 and b0 must be finite")
     s, a0, b0 = _v.broadcastable(s=s, a0=a0, b0=b0)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        c = a0**2 - b0**2
-        # the larger magnitude from a sum, the smaller as s / larger (their product is s at the
-        # fixed point): (root − |c|)/2 would cancel to 0 when |c| ≫ s; hypot does not overflow
-        big = np.sqrt((np.abs(c) + np.hypot(c, 2 * s)) / 2)
-        # starts above ~1e154: a0² overflows, though |c| = (||a0| − |b0||)(|a0| + |b0|) need not,
-        # and √|c| = √p·√(2h) with h = (|a0| + |b0|)/2 stays finite up to the float limit
+        # |δ| = |a0² − b0²| as (||a0| − |b0||)(|a0| + |b0|) = 2ph: a0² − b0² itself cancels for
+        # nearly balanced starts (17% off in the end point at a0 = 1e11, b0 = a0 − 2e-5) and
+        # overflows above ~1e154, where 2ph need not
         p, h = np.abs(np.abs(a0) - np.abs(b0)), np.abs(a0) / 2 + np.abs(b0) / 2
         c2 = 2 * p * h
-        big2 = np.sqrt((c2 + np.hypot(c2, 2 * s)) / 2)
+        # the larger magnitude from a sum, the smaller as s / larger (their product is s at the
+        # fixed point): (root − |δ|)/2 would cancel to 0 when |δ| ≫ s; hypot does not overflow
+        big = np.sqrt((c2 + np.hypot(c2, 2 * s)) / 2)
+        # s ≳ 9e307: 2s overflows; scaled by s instead
+        r = 2 * (p / s) * h
+        big_s = np.sqrt(s) * np.sqrt((r + np.hypot(r, 2.0)) / 2)
+        # |δ| beyond the float range: √|δ| = √p·√(2h) stays finite up to the float limit
         huge = np.sqrt(p) * np.sqrt(h) * np.sqrt(1 + np.hypot(1.0, s / p / h))  # p > 0 here
-        big = np.where(np.isfinite(big), big, np.where(np.isfinite(big2), big2, huge))
+        big = np.where(np.isfinite(big), big, np.where(np.isfinite(big_s), big_s, huge))
     big = _v.finite_result("the end point", big, "a0, b0 or s too large")
     small = s / big
     # which start is larger from |a0|, |b0| (c and a0·b0 underflow to 0 for starts below ~1e-154);
@@ -278,7 +290,49 @@ def deep_learning_time(s, u0, u, n_weights, tau=1.0):
         with np.errstate(divide="ignore"):
             return np.where(q >= np.finfo(float).tiny, q ** (1.0 / N), np.exp((np.log(x) - np.log(s)) / N))
 
+    # t = (τ/L) s^{−a} I with a = 2 − 2/L and I = ∫ dw/(w^a (1 − w)) over w = v/s from u0/s to
+    # u/s. Below w = ½, I = L[F(q)] (hyp2f1 at q^L ≤ ½). Above it hyp2f1 loses its digits as
+    # q^L → 1 (1e15 instead of 3.66 at u = 1 − 1e-14, L = 9), so there
+    # I = ln((1 − w0)/(1 − w1)) + ∫ (w^{−a} − 1)/(1 − w) dw, whose integrand is analytic on
+    # [½, 1] (removable at w = 1): 20-point Gauss–Legendre in d = 1 − w is exact to rounding.
+    a = 2.0 - 2.0 / N
     y0, y1 = root(u0), root(u)
+    ymid = 0.5 ** (1.0 / N)
+    below = u0 < s / 2
     with np.errstate(over="ignore", invalid="ignore"):
-        t = tau * s ** (2.0 / N - 2.0) * (F(y1, N) - F(y0, N))
+        I_low = np.where(below, N * (F(np.where(u <= s / 2, y1, ymid), N) - F(y0, N)), 0.0)
+    m = np.maximum(u0, s / 2)
+    above = u > s / 2
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        gap = np.where(above, u - m, 0.0)  # exact: u and m lie within a factor 2 of each other
+        x, wg = np.polynomial.legendre.leggauss(20)
+        x = x.reshape((-1,) + (1,) * np.broadcast(s, u0, u, N, tau).ndim)
+        wg = wg.reshape(x.shape)
+        d1 = (s - u) / s
+        d = d1 + (gap / s) * (0.5 * (1.0 + x))
+        h = np.expm1(-a * np.log1p(-d)) / d
+        I_high = np.log1p(gap / (s - u)) + 0.5 * (gap / s) * np.sum(wg * h, axis=0)
+        I = I_low + np.where(above, I_high, 0.0)
+        t = (tau / N) * s ** (-a) * I
+        # (τ/L) s^{−a} can overflow (or underflow) where t itself does not: then in logs
+        t_log = np.exp(np.log(tau) - np.log(N) - a * np.log(s) + np.log(I))
+        t = np.where(np.isfinite(t) & (t >= np.finfo(float).tiny), t, np.where(I > 0, t_log, 0.0))
+    # For u close to u0 the difference F(y1) − F(y0) cancels (a relative error of 1e-4 at
+    # u − u0 = 1e-12 u0). There the integrand τ/(L v^{2−2/L}(s − v)) is analytic on a disc
+    # 20 times wider than [u0, u], so 8-point Gauss–Legendre is exact to rounding; it is summed
+    # in logs so that tiny or huge arguments cannot under- or overflow before the end.
+    near = (u - u0) <= 0.05 * np.minimum(u0, s - u)
+    if np.any(near):
+        x, w = np.polynomial.legendre.leggauss(8)
+        x = x.reshape((-1,) + (1,) * np.ndim(t))
+        w = w.reshape(x.shape)
+        v = u0 + (u - u0) * (0.5 * (1.0 + x))
+        with np.errstate(divide="ignore", over="ignore", under="ignore", invalid="ignore"):
+            # u − u0 is exact (even when subnormal) and multiplies last, so no digit is lost
+            # before the end; only where v^{2−2/L} under- or overflows are the logs summed
+            direct = (0.5 * tau * np.sum(w / (N * v ** (2.0 - 2.0 / N) * (s - v)), axis=0)) * (u - u0)
+            logf = np.log(u - u0) - np.log(2.0) - (2.0 - 2.0 / N) * np.log(v) - np.log(N) - np.log(s - v)
+            quad = np.where(np.isfinite(direct) & (direct >= np.finfo(float).tiny), direct,
+                            tau * np.sum(w * np.exp(logf), axis=0))
+        t = np.where(near, np.where(u == u0, 0.0, quad), t)
     return _v.finite_result("the learning time", t, "s, u0, u, n_weights or τ too extreme")
