@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from theorylib.theory import deep_linear as dl
+from theorylib.theory import linear_attention as la
 from theorylib.theory import rich_lazy as rl
 
 mp.mp.dps = 40
@@ -204,3 +205,54 @@ def test_mode_strength_from_just_beside_s(t, s, u0):
         T, S, U0 = mp.mpf(t), mp.mpf(s), mp.mpf(u0)
         want = float(S / (1 + (S - U0) / U0 * mp.exp(-2 * S * T)))
     assert float(dl.mode_strength(t, s, u0)) == pytest.approx(want, rel=1e-14, abs=0)
+
+
+def _drop_time_exact(lam, tr, N, v0, k0):
+    # τ = 1; over x = ln(κ²/κ0²), with v = v0 √(1 + (κ0/v0)²(e^x − 1)): bisection for the midpoint
+    # v κ² = (1 − 1/√2)/(λc), then mpmath quadrature on decades towards x = 0
+    with mp.workdps(25):
+        lam, tr, N, v0, k0 = map(mp.mpf, (lam, tr, N, v0, k0))
+        c = 1 + (1 + tr / lam) / N
+        target = (1 - 1 / mp.sqrt(2)) / (lam * c)
+        v = lambda x: v0 * mp.sqrt(1 + (k0 / v0) ** 2 * mp.expm1(x))
+        lo, hi = mp.mpf(0), mp.log(target / (v0 * k0**2))
+        for _ in range(90):
+            mid = (lo + hi) / 2
+            lo, hi = (lo, mid) if v(mid) * k0**2 * mp.exp(mid) > target else (mid, hi)
+        xm = (lo + hi) / 2
+        f = lambda x: 1 / (2 * v(x) * lam**2 * (1 - lam * c * v(x) * k0**2 * mp.exp(x)))
+        return mp.quad(f, [mp.mpf(0)] + [xm * mp.mpf(10) ** -j for j in range(24, 0, -1)] + [xm])
+
+
+@pytest.mark.parametrize("args", [(0.25, 1.0, 2.0, 1.0, 2**-26), (1.0, 2.0, 4.0, 0.1, 1e-8), (1.0, 1.0, 1.0, 1.0, 2**-30),
+                                  (2.0, 5.0, 10.0, 0.05, 1e-30), (1.0, 2.0, 4.0, 1e-6, 0.3), (0.5, 3.0, 2.0, 1e-8, 1.0),
+                                  (1.0, 2.0, 4.0, 0.3, 0.2)])
+def test_unbalanced_drop_time_far_from_balance_and_at_the_float_range(args):
+    # v² − δ cancelled for κ0 ≪ v0 (281.69 instead of 279.92 at κ0 = 2^-26; false errors from
+    # κ0 = 2^-30), λ³ overflowed (OverflowError above λ ≈ 5.6e102) and 1/v² for v0 ≲ 1e-154
+    want = float(_drop_time_exact(*args))
+    assert la.unbalanced_drop_time(*args) == pytest.approx(want, rel=1e-13, abs=0)
+
+
+@pytest.mark.parametrize("args", [(1e110, 1e110, 1.0, 1e-200), (1e100, 1e100, 1.0, 1e-300), (1.0, 1.0, 1.0, 1e-160)])
+def test_balanced_drop_time_at_the_ends_of_the_float_range(args):
+    # v0 = κ0: the documented equality with separate_drop_time (a different algorithm); λ³
+    # overflowed (an OverflowError) and 1/v² a false error here
+    lam, tr, N, v0 = args
+    want = float(la.separate_drop_time(lam, tr, N, v0))
+    assert la.unbalanced_drop_time(lam, tr, N, v0, v0) == pytest.approx(want, rel=1e-13, abs=0)
+
+
+def test_head_strength_while_v_is_below_1e_300():
+    # for ξ = v/v* ≪ 1, F(ξ) = −1/ξ + const + O(ξ), so v(t) = 1/(1/v0 − λ²t/τ); the bisection used to
+    # evaluate F at a clip of 1e-300 instead of at its midpoint and returned ~v0 (1.0e-301)
+    got = la.head_strength(5e300, 1e-301, 1.0, 1.0, 1.0)
+    assert float(got) == pytest.approx(2e-301, rel=1e-14, abs=0)
+
+
+def test_merged_time_course_at_a_balanced_start_is_shaped_like_t():
+    # √D/w² = λs (D = 4, N = 5, w = 1, λ = 1: s = 2): σ = 1/(λs) for every t, as arrays like t
+    sigma, loss = la.merged_time_course([0.0, 1.0, 2.0], 4, 5, 1.0)
+    assert np.shape(sigma) == np.shape(loss) == (3,)
+    np.testing.assert_array_equal(sigma, [0.5, 0.5, 0.5])
+    np.testing.assert_array_equal(loss, [2.0, 2.0, 2.0])  # Dλ(1 − 2λσ + λ²sσ²) = 4(1 − 1 + 0.5)

@@ -366,7 +366,8 @@ def merged_time_course(t, D, N, w_init, lam=1.0, tau=1.0):
         em = np.exp(-2.0 * lam**2 * np.sqrt(D) * t / tau)
         # λs(1 − E⁻¹) + (√D/w²)E⁻¹ written so that E⁻¹ = inf (t ≪ 0) gives σ = 0, not inf − inf
         coef = np.sqrt(D) / w0**2 - lam * s
-        sigma = 1.0 / (lam * s + (coef * em if coef != 0 else 0.0))
+        # the zeros_like keeps σ an array shaped like t at the balanced start (coef = 0)
+        sigma = 1.0 / (lam * s + (coef * em if coef != 0 else np.zeros_like(em)))
     loss = D * lam * (1.0 - 2.0 * lam * sigma + lam**2 * s * sigma**2)
     return sigma, loss
 
@@ -510,7 +511,8 @@ def head_strength(t, v0, eigenvalue, trace, N, tau=1.0):
         mid = 0.5 * (lo + hi)
         if np.all(hi - lo < 1e-15 * lo):  # relative: u(t) ≪ 1 for a small v0
             break
-        up = implicit_F(np.clip(mid, 1e-300, 1 - 1e-16)) < target
+        # F at the midpoint itself (a clip at 1e-300 froze the bisection for u(t) below it)
+        up = implicit_F(np.clip(mid, np.finfo(float).smallest_subnormal, 1 - 1e-16)) < target
         lo = np.where(up, mid, lo)
         hi = np.where(up, hi, mid)
     return vs * 0.5 * (lo + hi)
@@ -603,26 +605,56 @@ def unbalanced_drop_time(lam, tr, N, v0, kappa0, tau=1.0):
     v0 = float(_pos("v0", v0))
     kappa0 = float(_pos("kappa0", kappa0))
     tau = float(_pos("tau", tau))
-    delta = v0**2 - kappa0**2
-    target = (1 - 1 / np.sqrt(2)) / (lam * c)
-    if not v0 * kappa0**2 < target:
+    # Everything in logs, over σ = ln κ² (κ² = v² − δ grows monotonically from κ0²): with
+    # v = v0 ν, ν² = 1 + (κ² − κ0²)/v0², and q = λc v κ²,
+    #     t = τ/(λ² v0) ∫ dσ / (2ν (1 − q)),   σ from ln κ0² to the midpoint q = 1 − 1/√2.
+    # v² − δ is never formed (it cancels for κ0 ≪ v0: 1e-2 off at κ0 = 1e-8 v0, and false
+    # errors below), λ³ is never formed (it overflows above λ ≈ 5.6e102), nor 1/v² (v0 ≲ 1e-154).
+    log_lc, log_v0 = np.log(lam) + np.log(c), np.log(v0)
+    s0, lv2 = 2.0 * np.log(kappa0), 2.0 * log_v0
+    log_mid = np.log(1 - 1 / np.sqrt(2))
+    with np.errstate(over="ignore", under="ignore"):
+        prod, target = v0 * kappa0**2, (1 - 1 / np.sqrt(2)) / (lam * c)
+    tiny = np.finfo(float).tiny
+    if np.isfinite(prod) and prod >= tiny and np.isfinite(target) and target >= tiny:
+        started_past = not prod < target  # exact where the products are representable
+    else:
+        started_past = not log_lc + log_v0 + s0 < log_mid
+    if started_past:
         raise ValueError("the head starts at or past the midpoint of its drop: need v0·κ0² < (1 − 1/√2)/(λc)")
-    f = lambda v: v * (v * v - delta) - target  # increasing for v ≥ v0, since 3v0² − δ > 0
-    hi = 2.0 * v0
-    while not f(hi) > 0:  # f is NaN (inf − inf) when the target overflows: keep doubling to the guard
-        hi *= 2.0
-        if not np.isfinite(hi) or hi > 1e300:
-            raise ValueError("no midpoint found: arguments too extreme")
-    vmid = brentq(f, v0, hi, xtol=1e-15 * v0, rtol=4 * np.finfo(float).eps)  # relative: vmid ≥ v0
-    rhs = lambda v: (v * v - delta) * (lam**2 - lam**3 * c * v * (v * v - delta))
-    try:
-        # pieces no wider than a factor 4: over many decades (v0 ≪ vmid) one quad of ~1/v²
-        # gives garbage (even negative times); on each piece it converges at once
-        n = max(1, int(np.ceil((np.log(vmid) - np.log(v0)) / np.log(4.0))))
-        edges = np.geomspace(v0, vmid, n + 1)
-        edges[0], edges[-1] = v0, vmid
-        val = sum(quad(lambda v: 1 / rhs(v), a, b, epsabs=0, epsrel=1e-12, limit=400)[0]
-                  for a, b in zip(edges[:-1], edges[1:]))
-    except ZeroDivisionError:  # λ² underflows to 0: the time is too long for a float
-        val = np.inf
-    return _v.finite_result("the drop time", tau * val, "λ, v0, κ0 or τ too extreme")
+
+    # the variable is x = σ − σ0 ≥ 0 itself, never σ0 + x: near σ0 the integrand changes on a
+    # scale (v0/κ0)² that σ0 + x could not resolve
+    a0 = s0 - lv2  # ln(κ0²/v0²)
+
+    def log_nu(x):  # ln ν = ½ ln(1 + (κ0/v0)² e^x (1 − e^{−x})), without overflow
+        z = a0 + x + np.log(-np.expm1(-x)) if x > 0 else -np.inf
+        return 0.5 * np.logaddexp(0.0, z)
+
+    base = log_lc + log_v0 + s0  # ln q at x = 0, below log_mid
+    G = lambda x: base + log_nu(x) + x - log_mid  # increasing; G(0) < 0
+    x_up = log_mid - base  # G(x_up) = ln ν ≥ 0, since ν ≥ 1
+    if G(0.0) >= 0:  # v0 κ0² within rounding of the midpoint
+        x_mid = 0.0
+    elif G(x_up) == 0:
+        x_mid = x_up
+    else:
+        x_mid = brentq(G, 0.0, x_up, xtol=1e-300, rtol=4 * np.finfo(float).eps)
+
+    def integrand(x):
+        ln_nu = log_nu(x)
+        return np.exp(-ln_nu) / (2.0 * (1.0 - np.exp(base + ln_nu + x)))
+
+    # pieces of width ≤ 4 so that quad sees the change of scale near σ = ln v0², and for κ0 > v0
+    # (ν rises like √(1 + (κ0/v0)² x) near x = 0) decades down to (v0/κ0)²
+    n = max(1, int(np.ceil(x_mid / 4.0)))
+    edges = np.linspace(0.0, x_mid, n + 1)
+    if a0 > 0:
+        k_max = min(330, int(np.ceil(a0 / np.log(10.0))) + 2)
+        edges = np.concatenate([[0.0], edges[1] * 10.0 ** -np.arange(k_max, 0, -1), edges[1:]])
+    integral = sum(quad(integrand, a, b, epsabs=0, epsrel=1e-13, limit=200)[0] for a, b in zip(edges[:-1], edges[1:]))
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        val = ((tau / lam) / lam) * (integral / v0)
+        if not (np.isfinite(val) and val >= np.finfo(float).tiny):  # a factor over- or underflowed
+            val = np.exp(np.log(tau) - 2.0 * np.log(lam) - log_v0 + np.log(integral))
+    return _v.finite_result("the drop time", val, "λ, v0, κ0 or τ too extreme")
