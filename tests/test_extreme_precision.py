@@ -256,3 +256,17 @@ def test_merged_time_course_at_a_balanced_start_is_shaped_like_t():
     assert np.shape(sigma) == np.shape(loss) == (3,)
     np.testing.assert_array_equal(sigma, [0.5, 0.5, 0.5])
     np.testing.assert_array_equal(loss, [2.0, 2.0, 2.0])  # Dλ(1 − 2λσ + λ²sσ²) = 4(1 − 1 + 0.5)
+
+
+@pytest.mark.parametrize("readout", [1e-305, 1e-295, 1e-250, 1e-170])
+def test_split_function_for_tiny_readouts(readout):
+    # β0 = a0 w0 with a0² − w0² = δ = −1: a0 ≈ readout and w0 ≈ 1; brentq's absolute xtol = 1e-300
+    # gave a0 = 1.14e-305 for 1e-305 (δ = −0.77) and was 4e-7 off at 1e-295
+    from theorylib.sim import rich_lazy as sr
+    with mp.workdps(60):
+        B = mp.mpf(readout)
+        a2 = 2 * B * B / (1 + mp.sqrt(1 + 4 * B * B))  # a² − B²/a² = −1 solved for a², stably
+        want_a = float(mp.sqrt(a2))
+    got = sr.split_function([readout], -1.0)
+    assert float(got["a"][0]) == pytest.approx(want_a, rel=1e-14, abs=0)
+    assert float(got["w"][0][0]) == pytest.approx(float(B / mp.sqrt(a2)), rel=1e-14, abs=0)

@@ -184,7 +184,10 @@ def split_function(beta0, delta, eta_a=1.0, eta_w=1.0, sign=1.0):
         lo = hi / 2.0
         while h(lo) > 0:  # keep the bracket [lo, 2 lo]: from [lo, 1] brentq may need > 500 steps
             hi, lo = lo, lo / 2.0
-        a[e] = brentq(h, lo, hi, xtol=1e-300, rtol=4 * np.finfo(float).eps, maxiter=500)
+        # a tolerance relative to the bracket: an absolute 1e-300 swamped roots below ~1e-285
+        # (a0 = 1.14e-305 for 1e-305)
+        xtol = max(4 * np.finfo(float).eps * lo, 4 * np.finfo(float).smallest_subnormal)
+        a[e] = brentq(h, lo, hi, xtol=xtol, rtol=4 * np.finfo(float).eps, maxiter=500)
     a = sg * a
     return {"a": a, "w": b / a[:, None]}
 
