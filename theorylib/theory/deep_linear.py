@@ -257,6 +257,12 @@ def deep_learning_time(s, u0, u, n_weights, tau=1.0):
     with ``q_0 = (u0/s)^{1/L}``, ``q_1 = (u/s)^{1/L}`` and ``q^{2−L}/(2−L)`` read as ``ln q`` for
     ``L = 2`` (then Saxe et al.'s eq. 11 is recovered).
 
+    Numerically the closed form is used for ``u ≤ s/2``. Above ``s/2`` the logarithmic singularity
+    at ``u = s`` is split off, ``ln((s − max(u0, s/2))/(s − u))``, and the analytic rest is
+    integrated by Gauss–Legendre; for ``u`` within 5% of ``u0`` (relative to ``min(u0, s − u)``)
+    the whole integral is. Both keep every digit where the hypergeometric function and the
+    difference ``F(q₁) − F(q₀)`` do not.
+
     Parameters
     ----------
     n_weights : int
