@@ -270,3 +270,11 @@ def test_split_function_for_tiny_readouts(readout):
     got = sr.split_function([readout], -1.0)
     assert float(got["a"][0]) == pytest.approx(want_a, rel=1e-14, abs=0)
     assert float(got["w"][0][0]) == pytest.approx(float(B / mp.sqrt(a2)), rel=1e-14, abs=0)
+
+
+def test_scalar_arguments_give_scalars():
+    # the chapters round these (round(t, 2)): a 0-d array has no __round__
+    for t in (dl.learning_time(3.0, 1e-3, 1.5), dl.half_learning_time(1.0, 0.002),
+              dl.deep_learning_time(1.0, 0.1, 0.5, 3), dl.deep_learning_time(1.0, 0.1, 0.9, 2)):
+        assert np.ndim(t) == 0 and not isinstance(t, np.ndarray)
+        assert round(t, 2) == round(float(t), 2)

@@ -134,7 +134,7 @@ def learning_time(s, u0, u, tau=1.0):
                 & (np.abs(u0 * (s - u)) >= tiny))
         far = tau / (2 * s) * np.where(good, np.log(np.where(good, ratio, 1.0)), logs)
         t = np.where(near, 0.5 * tau * q * g, far)
-    return _v.finite_result("the learning time", t, "s, u0, u or τ too extreme")
+    return _v.finite_result("the learning time", t, "s, u0, u or τ too extreme")[()]  # scalar in, scalar out
 
 
 def half_learning_time(s, u0, tau=1.0):
@@ -341,4 +341,4 @@ def deep_learning_time(s, u0, u, n_weights, tau=1.0):
             quad = np.where(np.isfinite(direct) & (direct >= np.finfo(float).tiny), direct,
                             tau * np.sum(w * np.exp(logf), axis=0))
         t = np.where(near, np.where(u == u0, 0.0, quad), t)
-    return _v.finite_result("the learning time", t, "s, u0, u, n_weights or τ too extreme")
+    return _v.finite_result("the learning time", t, "s, u0, u, n_weights or τ too extreme")[()]  # scalar in, scalar out
