@@ -11,13 +11,13 @@ hang. Small sizes throughout: mutmut re-runs this file for every mutant.
 import contextlib
 import math
 import re
-import signal
 import warnings
 from fractions import Fraction
 
 import numpy as np
 import pytest
 
+from _wallclock import time_limit
 from theorylib.sim import rich_lazy as rs
 
 T = "\u1d40"  # superscript T of the messages, kept out of this file's source as an escape
@@ -26,22 +26,9 @@ T = "\u1d40"  # superscript T of the messages, kept out of this file's source as
 @contextlib.contextmanager
 def _quiet_and_quick(seconds=5.0):
     """Turn warnings into errors and fail (instead of hanging) after ``seconds`` of wall time."""
-    has_alarm = hasattr(signal, "setitimer")
-
-    def _timeout(_signum, _frame):
-        raise TimeoutError(f"did not finish within {seconds} s")
-
-    if has_alarm:
-        old = signal.signal(signal.SIGALRM, _timeout)
-        signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            yield
-    finally:
-        if has_alarm:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, old)
+    with time_limit(seconds), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        yield
 
 
 def _split(*args, **kw):

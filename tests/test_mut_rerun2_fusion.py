@@ -15,44 +15,16 @@ Expectations are independent computations:
 Three of the survivors made ``aligned_flow`` run for very long; those runs are made under a
 wall-clock limit (``SIGALRM``, restored afterwards), so such a mutant fails instead of hanging.
 """
-import contextlib
-import signal
-import time
 
 import mpmath as mp
 import numpy as np
 import pytest
 
+from _wallclock import needs_alarm, time_limit
 from theorylib.sim import fusion as fs
 from theorylib.theory import fusion as fu
 
 _LIMIT_S = 4.0  # every guarded run takes well under a second
-
-needs_alarm = pytest.mark.skipif(not hasattr(signal, "setitimer"),
-                                 reason="needs signal.setitimer (POSIX)")
-
-
-@contextlib.contextmanager
-def _time_limit(seconds=_LIMIT_S):
-    """Fail (not hang) if the body runs longer than ``seconds`` of wall-clock time."""
-
-    def on_alarm(signum, frame):
-        pytest.fail(f"still running after {seconds} s: the integration does not finish", pytrace=False)
-
-    old_handler = signal.signal(signal.SIGALRM, on_alarm)
-    old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
-    start = time.monotonic()
-    try:
-        yield
-    finally:
-        try:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-        finally:
-            signal.signal(signal.SIGALRM, old_handler)
-            if old_delay > 0:  # someone else's timer was running: give it its remaining time
-                left = max(old_delay - (time.monotonic() - start), 1e-3)
-                signal.setitimer(signal.ITIMER_REAL, left, old_interval)
-
 
 # ---------------------------------------------------------------- fusion_times: accuracy of t_A
 
@@ -150,7 +122,7 @@ def test_two_layer_late_fusion_flow_is_two_logistics_for_diagonal_sigma(tau):
     s = np.array([1.5, 0.8])
     u0 = 0.05
     t = np.array([0.0, 0.5, 1.0, 2.0, 2.0, 4.0, 8.0, 20.0])  # with a repeated time
-    with _time_limit():
+    with time_limit(_LIMIT_S):
         W = fu.aligned_flow(t, 2, 2, np.diag([sa2, sb2]), s, u0, tau=tau)
     assert W.shape == (len(t), 2)
     np.testing.assert_allclose(W[:, 0], _logistic(t, s[0] / sa2, u0**2, s[0], tau), rtol=1e-7, atol=0)
@@ -164,7 +136,7 @@ def test_aligned_flow_reaches_the_least_squares_solution(depth, fusion_layer):
     # the global minimum w* = Sigma_yx Sigma^-1 (here both entries of w* are positive)
     sigma, sigma_yx = fu.toy_statistics(2.0, 0.3)
     w_star = np.linalg.solve(sigma, sigma_yx)
-    with _time_limit():
+    with time_limit(_LIMIT_S):
         W = fu.aligned_flow([0.0, 200.0], depth, fusion_layer, sigma, sigma_yx, 0.3)
     np.testing.assert_allclose(W[0], [0.3**depth * 2 ** ((depth - fusion_layer) / 2)] * 2, rtol=1e-12)
     np.testing.assert_allclose(W[-1], w_star, rtol=1e-6)

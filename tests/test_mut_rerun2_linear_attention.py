@@ -9,33 +9,15 @@ See tools/mutation/rerun2_linear_attention.md.
 """
 from __future__ import annotations
 
-import contextlib
-import signal
-
 import mpmath as mp
 import numpy as np
 import pytest
 
+from _wallclock import time_limit
 from theorylib.theory import linear_attention as la
 
 
 # --------------------------------------------------------------------------- helpers
-
-@contextlib.contextmanager
-def wall_clock_limit(seconds):
-    """Fail (instead of hanging) if the body runs longer than ``seconds``."""
-
-    def _expired(signum, frame):
-        pytest.fail(f"did not finish within {seconds} s (endless loop?)")
-
-    previous = signal.signal(signal.SIGALRM, _expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
 
 def _ref_balanced_drop(lam, tr, N, v0, tau=1.0):
     """Midpoint time for v0 = kappa0 (delta = 0), to 30 digits.
@@ -141,7 +123,7 @@ def test_unbalanced_balanced_small_eigenvalue_finishes_and_matches_reference():
     # lam = tr = 0.01, N = 1: c = 3, the midpoint v(v^2 - delta) = (1 - 1/sqrt 2)/(lam c) ~ 9.76 lies
     # beyond v = 2 (v0 = 0.1): the bracket for it must grow; the call is quick.
     args = (0.01, 0.01, 1.0, 0.1)
-    with wall_clock_limit(3.0):
+    with time_limit(3.0):
         got = la.unbalanced_drop_time(*args, 0.1)
     ref = _ref_balanced_drop(*args)
     assert abs(got - ref) <= 1e-11 * ref
@@ -150,7 +132,7 @@ def test_unbalanced_balanced_small_eigenvalue_finishes_and_matches_reference():
 
 def test_unbalanced_with_tau_small_eigenvalue_finishes():
     args = (0.002, 0.004, 2.0, 0.05)
-    with wall_clock_limit(3.0):
+    with time_limit(3.0):
         got = la.unbalanced_drop_time(*args, 0.05, tau=3.0)
     ref = _ref_balanced_drop(*args, tau=3.0)
     assert abs(got - ref) <= 1e-11 * ref
@@ -164,7 +146,7 @@ def test_unbalanced_with_tau_small_eigenvalue_finishes():
 def test_unbalanced_balanced_large_eigenvalue_equals_separate_drop_time(lam, tr, N, v0):
     # documented: for v0 = kappa0 the midpoint time equals separate_drop_time; a tiny target
     # (lam c huge) and v0 many decades below the midpoint strength.
-    with wall_clock_limit(5.0):
+    with time_limit(5.0):
         got = la.unbalanced_drop_time(lam, tr, N, v0, v0)
     ref = _ref_balanced_drop(lam, tr, N, v0)
     assert np.isfinite(got) and got > 0
@@ -178,7 +160,7 @@ def test_unbalanced_balanced_large_eigenvalue_equals_separate_drop_time(lam, tr,
     ids=["kappa_gt_v", "v_gt_kappa", "small_v0"],
 )
 def test_unbalanced_matches_mpmath_quadrature(lam, tr, N, v0, k0):
-    with wall_clock_limit(5.0):
+    with time_limit(5.0):
         got = la.unbalanced_drop_time(lam, tr, N, v0, k0, tau=2.0)
     ref = _ref_unbalanced_drop(lam, tr, N, v0, k0, tau=2.0)
     assert abs(got - ref) <= 1e-11 * ref

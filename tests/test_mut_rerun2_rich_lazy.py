@@ -6,39 +6,19 @@ split's quadratic, and the closed-form limit a_inf^2 = (delta + Omega)/(2 eta_w)
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import re
-import signal
 from fractions import Fraction
 
 import mpmath
 import numpy as np
 import pytest
 
+from _wallclock import time_limit
 from theorylib.sim import rich_lazy as rs
 from theorylib.theory import rich_lazy as th
 
 TINY = 2.0**-1074  # the smallest positive (subnormal) float
-
-
-@contextlib.contextmanager
-def _deadline(seconds=3.0):
-    """Fail the test (instead of hanging it) after ``seconds`` of wall time."""
-    if not hasattr(signal, "setitimer"):
-        yield
-        return
-
-    def _fail(_signum, _frame):
-        pytest.fail(f"did not finish within {seconds} s", pytrace=False)
-
-    old = signal.signal(signal.SIGALRM, _fail)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def _root(bn, delta, eta_a=1.0, eta_w=1.0):
@@ -51,7 +31,7 @@ def _root(bn, delta, eta_a=1.0, eta_w=1.0):
 
 
 def _split(*args, **kw):
-    with _deadline():
+    with time_limit(3.0):
         return rs.split_function(*args, **kw)
 
 

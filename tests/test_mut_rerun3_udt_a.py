@@ -5,12 +5,11 @@ midpoint ``v (v² − δ) = (1 − 1/√2)/(λc)``, evaluated independently with
 ``κ0² + (v − v0)(v + v0)``, so no cancellation; variable ``ln v``; midpoint by bisection).
 """
 import math
-import signal
 
 import mpmath as mp
-import numpy as np
 import pytest
 
+from _wallclock import time_limit
 from theorylib.theory.linear_attention import separate_drop_time, unbalanced_drop_time
 
 MID = 1 - 1 / math.sqrt(2)
@@ -54,26 +53,6 @@ def _reference(lam, tr, N, v0, k0, tau=1.0, dps=30):
         return float(mp.quad(g, mp.linspace(lo, r_mid, 8)))
 
 
-class _Deadline:
-    """Fail (instead of hanging) if the body takes longer than ``seconds`` of wall-clock time."""
-
-    def __init__(self, seconds):
-        self.seconds = seconds
-
-    def __enter__(self):
-        def _handler(signum, frame):
-            pytest.fail(f"unbalanced_drop_time took longer than {self.seconds} s")
-
-        self._old = signal.signal(signal.SIGALRM, _handler)
-        signal.setitimer(signal.ITIMER_REAL, self.seconds)
-        return self
-
-    def __exit__(self, *exc):
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, self._old)
-        return False
-
-
 CASES = [
     # (lam, tr, N, v0, kappa0, dps)
     (1.0, 1.0, 1.0, 1.0, 1e-3, 30),  # kappa0 << v0
@@ -90,7 +69,7 @@ CASES = [
 
 @pytest.mark.parametrize("lam,tr,N,v0,k0,dps", CASES, ids=[f"case{i}" for i in range(len(CASES))])
 def test_matches_docstring_quadrature(lam, tr, N, v0, k0, dps):
-    with _Deadline(5):
+    with time_limit(5):
         got = unbalanced_drop_time(lam, tr, N, v0, k0)
     assert got == pytest.approx(_reference(lam, tr, N, v0, k0, dps=dps), rel=1e-12, abs=0)
 

@@ -8,13 +8,10 @@ limit (``SIGALRM``, restored afterwards), so that such a mutant fails the test i
 hanging it. The compiled-backend driver is run without numba through a closed-form stand-in
 kernel, with ``engine._numba_ok`` set to True by ``monkeypatch``. Nothing here needs numba.
 """
-import contextlib
-import signal
-import time
-
 import numpy as np
 import pytest
 
+from _wallclock import needs_alarm, time_limit
 from theorylib import sim
 from theorylib.sim import engine
 
@@ -22,32 +19,6 @@ _C = np.array([1.0, -2.0])
 _W0 = np.array([[0.0, 0.0], [3.0, 1.0]])  # E = 2 members
 _LR = 0.1
 _LIMIT_S = 4.0  # each guarded run takes milliseconds; a mutant's endless loop is cut here
-
-needs_alarm = pytest.mark.skipif(not hasattr(signal, "setitimer"),
-                                 reason="needs signal.setitimer (POSIX)")
-
-
-@contextlib.contextmanager
-def _time_limit(seconds=_LIMIT_S):
-    """Fail (not hang) if the body runs longer than ``seconds`` of wall-clock time."""
-
-    def on_alarm(signum, frame):
-        pytest.fail(f"still running after {seconds} s: an endless loop", pytrace=False)
-
-    old_handler = signal.signal(signal.SIGALRM, on_alarm)
-    old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
-    start = time.monotonic()
-    try:
-        yield
-    finally:
-        try:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-        finally:
-            signal.signal(signal.SIGALRM, old_handler)
-            if old_delay > 0:  # someone else's timer was running: give it its remaining time
-                left = max(old_delay - (time.monotonic() - start), 1e-3)
-                signal.setitimer(signal.ITIMER_REAL, left, old_interval)
-
 
 @pytest.fixture
 def env(monkeypatch):
@@ -132,7 +103,7 @@ def test_two_recordings_at_step_zero(env, backend):
     env.setattr(engine, "_numba_ok", True)
     model = _QuadraticWithKernel()
     steps = [0, 0, 3]
-    with _time_limit():
+    with time_limit(_LIMIT_S):
         tr = sim.train_gd(model, {"w": _W0}, _C, _LR, steps=steps, record=_record_w,
                           backend=backend)
     assert [st.segments for st in model.steppers] == ([[(0, 3)]] if backend == "numba" else [])
@@ -143,7 +114,7 @@ def test_two_recordings_at_step_zero(env, backend):
 @pytest.mark.parametrize("steps", [[0, 3], [2, 3, 3], [1, 4, 60, 60, 61]],
                          ids=["from-0", "repeated-last", "past-a-check"])
 def test_numpy_loop_records_every_step_and_ends(env, steps):
-    with _time_limit():
+    with time_limit(_LIMIT_S):
         tr = sim.train_gd(_Quadratic(), {"w": _W0}, _C, _LR, steps=steps, record=_record_w,
                           check_every=50, backend="numpy")
     _check_run(tr, steps)
@@ -154,7 +125,7 @@ def test_numpy_loop_records_every_step_and_ends(env, steps):
 def test_compiled_driver_records_every_segment_and_ends(env, steps):
     env.setattr(engine, "_numba_ok", True)
     model = _QuadraticWithKernel()
-    with _time_limit():
+    with time_limit(_LIMIT_S):
         tr = sim.train_gd(model, {"w": _W0}, _C, _LR, steps=steps, record=_record_w,
                           backend="numba")
     (st,) = model.steppers
