@@ -17,15 +17,11 @@ import sympy as sp
 from numpy.polynomial.hermite_e import hermegauss
 from scipy.integrate import solve_ivp
 
+from _asserts import raises
 from theorylib.sim import attention as at
 from theorylib.sim import biased as sb
 from theorylib.theory import linear_attention as la
 from theorylib.theory import optimal_constant as oc
-
-
-def raises(msg):
-    """The whole message, not a fragment: a prefix or suffix glued to it is a different message."""
-    return pytest.raises(ValueError, match="^" + re.escape(msg) + "$")
 
 
 def raises_start(msg):

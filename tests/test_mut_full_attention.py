@@ -5,13 +5,13 @@ case, a direct sum over samples, finite differences, an independent least-square
 shape/dtype/default, or a whole error message that names the argument. Only numpy, pytest and
 theorylib are imported, so the file also runs in the benchmark environment (.venv-bench, with numba).
 """
-import re
 import warnings
 from fractions import Fraction
 
 import numpy as np
 import pytest
 
+from _asserts import raises
 from theorylib.sim import attention as at
 
 
@@ -19,11 +19,6 @@ def cov(D, seed=0):
     rng = np.random.default_rng(seed)
     A = rng.standard_normal((D, D))
     return A @ A.T / D + 0.2 * np.eye(D)
-
-
-def raises(msg):
-    """The whole message, not a fragment."""
-    return pytest.raises(ValueError, match="^" + re.escape(msg) + "$")
 
 
 def moments(S=None, C=None, yy=1.0, kron=None, D=2):

@@ -12,23 +12,18 @@ and theorylib are imported (no sympy import: the sympy objects come from theoryl
 also runs in the benchmark environment (.venv-bench).
 """
 import itertools
-import re
 from fractions import Fraction
 
 import numpy as np
 import pytest
 from scipy.linalg import fractional_matrix_power
 
+from _asserts import raises
 from theorylib.sim import bias_free as bf
 from theorylib.sim.data import random_orthogonal
 from theorylib.theory import bias_free_relu as bfr
 
 GE = "\u2265"  # the messages' "greater or equal" sign, kept out of this file's source as an escape
-
-
-def raises(msg):
-    """The whole message, not a fragment."""
-    return pytest.raises(ValueError, match="^" + re.escape(msg) + "$")
 
 
 def leaky_net(W1, W2, alpha, X):

@@ -8,14 +8,12 @@ numpy, pytest, the standard library and theorylib are imported; the closed forms
 module imports it), so their tests skip without it and the file also runs in the benchmark
 environment (.venv-bench, with numba), where the compiled-backend test runs.
 """
-import contextlib
-import re
-import warnings
 from decimal import Decimal, localcontext
 
 import numpy as np
 import pytest
 
+from _asserts import no_warnings, raises
 from theorylib import _validate as _v
 from theorylib.sim import data as sd
 from theorylib.sim import linear as sl
@@ -23,24 +21,11 @@ from theorylib.sim import linear as sl
 GE, LE = "\u2265", "\u2264"  # the messages' mathematical signs, kept out of this file's source
 
 
-def raises(msg):
-    """The whole message, not a fragment."""
-    return pytest.raises(ValueError, match="^" + re.escape(msg) + "$")
-
-
 @pytest.fixture
 def dl():
     pytest.importorskip("sympy")
     from theorylib.theory import deep_linear
     return deep_linear
-
-
-@contextlib.contextmanager
-def no_warnings():
-    """A context in which any warning (e.g. numpy's RuntimeWarning) is an error."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        yield
 
 
 # --------------------------------------------------------------------------- _validate

@@ -6,18 +6,13 @@ shape/dtype/default, a validation tolerance on both sides of its edge, or a whol
 names the argument. Only numpy, pytest and theorylib are imported (the digits tests skip without
 scikit-learn, which ships the data), so the file also runs in the benchmark environment.
 """
-import re
 from fractions import Fraction
 
 import numpy as np
 import pytest
 
+from _asserts import raises
 from theorylib.sim import biased as sb
-
-
-def raises(msg):
-    """The whole message, not a fragment."""
-    return pytest.raises(ValueError, match="^" + re.escape(msg) + "$")
 
 
 def moments(sxx=None, x_mean=None, trace_yy=1.0, syx=None, y_mean=None):

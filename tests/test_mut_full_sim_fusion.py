@@ -7,33 +7,18 @@ error message. The compiled-kernel tests need numba and skip themselves without 
 compiled-backend stage runs this file in the benchmark environment (.venv-bench). Only numpy,
 pytest, the standard library and theorylib are imported.
 """
-import contextlib
-import re
 import types
-import warnings
 from decimal import Decimal
 
 import numpy as np
 import pytest
 
+from _asserts import no_warnings, raises
 from theorylib.sim import engine
 from theorylib.sim import fusion as fs
 
 INCONSISTENT = ("is below \u03a3_yx \u03a3\u207a \u03a3_xy (the part the best linear predictor explains)"
                 " ({}): the statistics are inconsistent (they would give a negative minimum loss)")
-
-
-def raises(msg):
-    """The whole message, not a fragment."""
-    return pytest.raises(ValueError, match="^" + re.escape(msg) + "$")
-
-
-@contextlib.contextmanager
-def no_warnings():
-    """A context in which any warning (overflow, invalid value, divide by zero) is an error."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        yield
 
 
 # --------------------------------------------------------------------------- FusionMoments

@@ -13,7 +13,6 @@ root tolerance at large eigenvalues, the absolute bisection width of head_streng
 from merged_time_course at very negative times): they fail against the code before the fix, so
 mutation checks against that code run the file without this section.
 """
-import re
 import warnings
 from fractions import Fraction
 
@@ -22,15 +21,11 @@ import pytest
 import sympy as sp
 from scipy.integrate import solve_ivp
 
+from _asserts import raises
 from theorylib.theory import linear_attention as la
 from theorylib.theory import optimal_constant as oc
 
 MU = 1.0 - 1.0 / np.sqrt(2.0)  # the loss drop is half complete at lambda s sigma = MU
-
-
-def raises(msg):
-    """The whole message, not a fragment."""
-    return pytest.raises(ValueError, match="^" + re.escape(msg) + "$")
 
 
 def midpoint_value(lam, tr, N):

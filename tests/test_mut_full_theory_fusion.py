@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from scipy.integrate import quad, solve_ivp
 
+from _asserts import raises
 from theorylib.theory import fusion as fu
 
 SQRT2 = math.sqrt(2.0)
@@ -26,11 +27,6 @@ MULTI = ("multi-dimensional modality B with \u03a3_yxB\u00b7c_B \u2264 0: neithe
          "form is only the u0 \u2192 0 limit, approached like 1/ln(1/u0); see Chapter 4)")
 POLE = ("t is before the pole: from w0 > w_star the solution exists only for t > "
         "(\u03c4/2\u03a3_yx) ln(1 \u2212 w_star/w0)")
-
-
-def raises(msg):
-    """The whole message, not a fragment."""
-    return pytest.raises(ValueError, match="^" + re.escape(msg) + "$")
 
 
 def t_a_equal_branches(L, Lf, sa, u0, tau=1.0):

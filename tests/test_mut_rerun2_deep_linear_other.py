@@ -9,14 +9,12 @@ for ``unbalanced_limit``), an mpmath quadrature of ``dt = tau du / (L u^(2 - 2/L
 whole documented error message. The closed forms are documented to be quiet (they silence their
 own floating-point warnings), so several tests turn warnings into errors.
 """
-import contextlib
-import re
-import warnings
 
 import mpmath
 import numpy as np
 import pytest
 
+from _asserts import no_warnings, raises
 from theorylib.theory import deep_linear as dl
 
 TAU = "\u03c4"  # the message's Greek letter, kept out of this file's source
@@ -24,19 +22,6 @@ TIME_MSG = ("the learning time is not representable as a finite float: "
             "s, u0, u, n_weights or " + TAU + " too extreme")
 END_MSG = "the end point is not representable as a finite float: a0, b0 or s too large"
 FMAX = np.finfo(float).max
-
-
-def raises(msg):
-    """The whole message, not a fragment."""
-    return pytest.raises(ValueError, match="^" + re.escape(msg) + "$")
-
-
-@contextlib.contextmanager
-def no_warnings():
-    """Any warning (e.g. numpy's RuntimeWarning) becomes an error."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        yield
 
 
 def mp_time(s, u0, u, L, tau=1.0):

@@ -9,17 +9,11 @@ environment by ``test_mut_full_attention.py::test_compiled_stepper_takes_the_num
 rest are equivalent or differ only in the last bits / the pseudo-random stream (see the notes).
 Only numpy, pytest and theorylib are imported.
 """
-import re
 
 import numpy as np
-import pytest
 
+from _asserts import raises
 from theorylib.sim import attention as at
-
-
-def raises(msg):
-    """The whole message, not a fragment."""
-    return pytest.raises(ValueError, match="^" + re.escape(msg) + "$")
 
 
 A = np.array([[2.0, 0.5], [0.5, 1.0]])

@@ -2,18 +2,13 @@
 uniformly at random, mutmut 3.8.1) found surviving. Which test kills which mutant, and why the others are
 equivalent, is in tools/mutation/sample_attention.md.
 """
-import re
 
 import numpy as np
 import pytest
 
+from _asserts import raises
 from theorylib.sim import attention as at
 from test_attention_sim import cov
-
-
-def raises(msg):
-    """The whole message, not a fragment."""
-    return pytest.raises(ValueError, match="^" + re.escape(msg) + "$")
 
 
 # --------------------------------------------------------------------------- AttentionMoments

@@ -17,15 +17,11 @@ import re
 import numpy as np
 import pytest
 
+from _asserts import raises
 from theorylib.sim import bias_free as bf
 from theorylib.sim import biased as sb
 from theorylib.sim import engine
 from theorylib.sim import fusion as fs
-
-
-def raises(msg):
-    """The whole message, not a fragment: a prefix or suffix glued to it is a different message."""
-    return pytest.raises(ValueError, match="^" + re.escape(msg) + "$")
 
 
 # ============================================================== sim.fusion
